@@ -179,8 +179,13 @@ function parseField<T>(rule: FieldRule<T>, raw: string, source: string): T {
   }
 }
 
-/** The env vars the configuration reads, by name. */
-export const CONFIG_ENV_VARS = Object.values(RULES).flatMap((rule) => (rule.env ? [rule.env] : []));
+/** How each setting is given: its flag, its env var (if any) and what it accepts. For help texts. */
+export const CONFIG_FIELDS = (Object.keys(RULES) as (keyof SandboxConfig)[]).map((key) => ({
+  key,
+  flag: RULES[key].flag,
+  env: RULES[key].env,
+  allowed: RULES[key].allowed,
+}));
 
 /**
  * Resolves the configuration: a flag wins over its env var, which wins over the default.
