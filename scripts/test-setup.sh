@@ -131,6 +131,7 @@ fi
 PROBE_IMAGE=sandbox-test-setup-probe:latest
 storage_probe() {
   local dir cid ok=1
+  "$DOCKER" image rm -f "$PROBE_IMAGE" >/dev/null 2>&1 || true  # leftover of an interrupted run
   dir="$(mktemp -d)"
   printf 'sandbox-test probe\n' >"$dir/probe.txt"
   tar -C "$dir" -cf "$dir/probe.tar" probe.txt
@@ -149,6 +150,7 @@ if ! storage_probe; then
   command -v fuse-overlayfs >/dev/null && fallback=fuse-overlayfs
   log "overlay2 cannot mount layers on this machine; restarting dockerd with --storage-driver=$fallback"
   printf '%s\n' "$fallback" >"$DOCKERD_DRIVER_FILE"
+  "$DOCKER" image rm -f "$PROBE_IMAGE" >/dev/null 2>&1 || true
   stop_dockerd
   start_dockerd
   storage_probe || die "storage driver '$fallback' fails the probe too (see $DOCKERD_LOG)"
