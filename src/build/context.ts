@@ -28,13 +28,15 @@ export async function sourceFiles(checkout: string): Promise<string[]> {
 async function syncSource(checkout: string, target: string): Promise<void> {
   const files = await sourceFiles(checkout);
   await mkdir(target, { recursive: true });
-  await runProgram("rsync", ["-a", "--from0", "--files-from=-", "--", `${checkout}/`, `${target}/`], { input: files.join("\0") });
+  // Nanosecond mtimes (--modify-window=-1): an edit within the same second as the last sync is still seen.
+  await runProgram("rsync", ["-a", "--modify-window=-1", "--from0", "--files-from=-", "--", `${checkout}/`, `${target}/`], { input: files.join("\0") });
   await removeExtraneous(target, new Set(files));
 }
 
 async function syncDirectory(source: string, target: string): Promise<void> {
   await mkdir(target, { recursive: true });
-  await runProgram("rsync", ["-a", "--delete", "--", `${source}/`, `${target}/`]);
+  // Nanosecond mtimes (--modify-window=-1): an edit within the same second as the last sync is still seen.
+  await runProgram("rsync", ["-a", "--modify-window=-1", "--delete", "--", `${source}/`, `${target}/`]);
 }
 
 /** rsync --files-from never deletes, so files gone from the checkout are removed here. */
