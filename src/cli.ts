@@ -8,6 +8,7 @@ const program = new Command("sandbox")
   .showHelpAfterError()
   .exitOverride();
 
+// One line per command group; each register function lives in src/commands/<name>.ts.
 registerTags(program);
 registerBuild(program);
 
