@@ -1,26 +1,9 @@
 import { z } from "zod";
 import { parseImageRef, parseRepository, type ImageRef } from "./image-ref.js";
+import { CONFIG_FIELDS, DEFAULTS, envVarOf, PLATFORMS, type ConfigKey } from "./config-fields.js";
 import { InputError } from "./validation.js";
 
-/** The original system's defaults. */
-export const DEFAULTS = {
-  image: "ghcr.io/iterate/sandbox",
-  repoPath: "/home/iterate/src/github.com/iterate/iterate",
-  user: "iterate",
-  pnpmStorePath: "/home/iterate/.pnpm-store",
-  pnpmStoreVolume: "iterate-pnpm-store",
-  snapshotNamePrefix: "iterate-sandbox-",
-  snapshotCpu: 2,
-  snapshotMemoryGb: 4,
-  snapshotDiskGb: 10,
-  mainBranch: "main",
-  platform: "linux/amd64",
-  baseImage: "node:24-bookworm-slim",
-  agentClis: ["@anthropic-ai/claude-code", "opencode-ai"],
-  sourceUrl: "https://github.com/iterate/iterate",
-} as const;
-
-export const PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
+export { DEFAULTS, PLATFORMS } from "./config-fields.js";
 export type Platform = (typeof PLATFORMS)[number];
 
 export interface SandboxConfig {
@@ -51,10 +34,6 @@ export type ConfigFlags = Partial<Record<keyof SandboxConfig, string | undefined
 export type Env = Readonly<Record<string, string | undefined>>;
 
 interface FieldRule<T> {
-  flag: string;
-  env?: string;
-  /** What a valid value looks like, for the error message. */
-  allowed: string;
   /** Returns the parsed value, or throws when the raw text is not valid. */
   parse: (raw: string) => T;
   fallback: T;
@@ -70,122 +49,39 @@ const npmSpec = z.string().regex(/^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]
 const httpUrl = z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?$/);
 const wholeNumber = (min: number, max: number) =>
   z.string().regex(/^[0-9]+$/).transform(Number).pipe(z.number().int().min(min).max(max));
-
-const ABSOLUTE_PATH = "an absolute path";
 const byPath = (raw: string) => absolutePath.parse(raw);
 
 const RULES: { [K in keyof SandboxConfig]: FieldRule<SandboxConfig[K]> } = {
-  image: {
-    flag: "--image",
-    env: "SANDBOX_IMAGE",
-    allowed: "an image repository without tag or digest, e.g. ghcr.io/iterate/sandbox (tags come from the tag rules)",
-    parse: (raw) => parseRepository(raw, "image"),
-    fallback: parseRepository(DEFAULTS.image, "image"),
-  },
-  repoPath: { flag: "--repo-path", allowed: ABSOLUTE_PATH, parse: byPath, fallback: DEFAULTS.repoPath },
-  user: {
-    flag: "--user",
-    allowed: "a unix user name ([a-z_][a-z0-9_-]{0,31})",
-    parse: (raw) => unixUser.parse(raw),
-    fallback: DEFAULTS.user,
-  },
-  pnpmStorePath: { flag: "--pnpm-store-path", allowed: ABSOLUTE_PATH, parse: byPath, fallback: DEFAULTS.pnpmStorePath },
-  pnpmStoreVolume: {
-    flag: "--pnpm-store-volume",
-    allowed: "a Docker volume name ([A-Za-z0-9][A-Za-z0-9_.-]*)",
-    parse: (raw) => volumeName.parse(raw),
-    fallback: DEFAULTS.pnpmStoreVolume,
-  },
-  snapshotName: {
-    flag: "--snapshot-name",
-    env: "SANDBOX_SNAPSHOT_NAME",
-    allowed: "a snapshot name of letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters",
-    parse: (raw) => snapshotName.parse(raw),
-    fallback: undefined,
-  },
-  snapshotCpu: {
-    flag: "--snapshot-cpu",
-    env: "SANDBOX_SNAPSHOT_CPU",
-    allowed: "a whole number of CPUs from 1 to 64",
-    parse: (raw) => wholeNumber(1, 64).parse(raw),
-    fallback: DEFAULTS.snapshotCpu,
-  },
-  snapshotMemoryGb: {
-    flag: "--snapshot-memory",
-    env: "SANDBOX_SNAPSHOT_MEMORY",
-    allowed: "a whole number of GB from 1 to 256",
-    parse: (raw) => wholeNumber(1, 256).parse(raw),
-    fallback: DEFAULTS.snapshotMemoryGb,
-  },
-  snapshotDiskGb: {
-    flag: "--snapshot-disk",
-    env: "SANDBOX_SNAPSHOT_DISK",
-    allowed: "a whole number of GB from 1 to 1024",
-    parse: (raw) => wholeNumber(1, 1024).parse(raw),
-    fallback: DEFAULTS.snapshotDiskGb,
-  },
-  mainBranch: {
-    flag: "--main-branch",
-    env: "SANDBOX_MAIN_BRANCH",
-    allowed: "a git branch name",
-    parse: (raw) => branchName.parse(raw),
-    fallback: DEFAULTS.mainBranch,
-  },
-  platform: {
-    flag: "--platform",
-    env: "SANDBOX_PLATFORM",
-    allowed: `one of ${PLATFORMS.join(", ")}`,
-    parse: (raw) => z.enum(PLATFORMS).parse(raw),
-    fallback: DEFAULTS.platform,
-  },
-  baseImage: {
-    flag: "--base-image",
-    env: "SANDBOX_BASE_IMAGE",
-    allowed: "an image reference, e.g. node:24-bookworm-slim",
-    parse: (raw) => (parseImageRef(raw), raw),
-    fallback: DEFAULTS.baseImage,
-  },
+  image: { parse: (raw) => parseRepository(raw, "image"), fallback: parseRepository(DEFAULTS.image, "image") },
+  repoPath: { parse: byPath, fallback: DEFAULTS.repoPath },
+  user: { parse: (raw) => unixUser.parse(raw), fallback: DEFAULTS.user },
+  pnpmStorePath: { parse: byPath, fallback: DEFAULTS.pnpmStorePath },
+  pnpmStoreVolume: { parse: (raw) => volumeName.parse(raw), fallback: DEFAULTS.pnpmStoreVolume },
+  snapshotName: { parse: (raw) => snapshotName.parse(raw), fallback: undefined },
+  snapshotCpu: { parse: (raw) => wholeNumber(1, 64).parse(raw), fallback: DEFAULTS.snapshotCpu },
+  snapshotMemoryGb: { parse: (raw) => wholeNumber(1, 256).parse(raw), fallback: DEFAULTS.snapshotMemoryGb },
+  snapshotDiskGb: { parse: (raw) => wholeNumber(1, 1024).parse(raw), fallback: DEFAULTS.snapshotDiskGb },
+  mainBranch: { parse: (raw) => branchName.parse(raw), fallback: DEFAULTS.mainBranch },
+  platform: { parse: (raw) => z.enum(PLATFORMS).parse(raw), fallback: DEFAULTS.platform },
+  baseImage: { parse: (raw) => (parseImageRef(raw), raw), fallback: DEFAULTS.baseImage },
   agentClis: {
-    flag: "--agent-clis",
-    env: "SANDBOX_AGENT_CLIS",
-    allowed: "npm package specs separated by commas or spaces, e.g. @anthropic-ai/claude-code,opencode-ai@1.2.3 (empty for none)",
     parse: (raw) => raw.split(/[\s,]+/).filter((spec) => spec.length > 0).map((spec) => npmSpec.parse(spec)),
     fallback: [...DEFAULTS.agentClis],
   },
-  sourceUrl: {
-    flag: "--source-url",
-    env: "SANDBOX_SOURCE_URL",
-    allowed: "an http(s) URL",
-    parse: (raw) => httpUrl.parse(raw),
-    fallback: DEFAULTS.sourceUrl,
-  },
-  localImageName: {
-    flag: "--local-image",
-    env: "LOCAL_DOCKER_IMAGE_NAME",
-    allowed: "an image reference, e.g. ghcr.io/iterate/sandbox:local",
-    parse: (raw) => (parseImageRef(raw), raw),
-    fallback: undefined,
-  },
-  localRepoCheckout: { flag: "--repo-checkout", env: "LOCAL_DOCKER_REPO_CHECKOUT", allowed: ABSOLUTE_PATH, parse: byPath, fallback: undefined },
-  localGitDir: { flag: "--git-dir", env: "LOCAL_DOCKER_GIT_DIR", allowed: ABSOLUTE_PATH, parse: byPath, fallback: undefined },
-  localCommonDir: { flag: "--common-dir", env: "LOCAL_DOCKER_COMMON_DIR", allowed: ABSOLUTE_PATH, parse: byPath, fallback: undefined },
+  sourceUrl: { parse: (raw) => httpUrl.parse(raw), fallback: DEFAULTS.sourceUrl },
+  localImageName: { parse: (raw) => (parseImageRef(raw), raw), fallback: undefined },
+  localRepoCheckout: { parse: byPath, fallback: undefined },
+  localGitDir: { parse: byPath, fallback: undefined },
+  localCommonDir: { parse: byPath, fallback: undefined },
 };
 
-function parseField<T>(rule: FieldRule<T>, raw: string, source: string): T {
+function parseField<T>(rule: FieldRule<T>, key: ConfigKey, raw: string, source: string): T {
   try {
     return rule.parse(raw);
   } catch {
-    throw new InputError(source, raw, rule.allowed);
+    throw new InputError(source, raw, CONFIG_FIELDS[key].allowed);
   }
 }
-
-/** How each setting is given: its flag, its env var (if any) and what it accepts. For help texts. */
-export const CONFIG_FIELDS = (Object.keys(RULES) as (keyof SandboxConfig)[]).map((key) => ({
-  key,
-  flag: RULES[key].flag,
-  env: RULES[key].env,
-  allowed: RULES[key].allowed,
-}));
 
 /**
  * Resolves the configuration: a flag wins over its env var, which wins over the default.
@@ -193,12 +89,13 @@ export const CONFIG_FIELDS = (Object.keys(RULES) as (keyof SandboxConfig)[]).map
  */
 export function resolveConfig(flags: ConfigFlags, env: Env): SandboxConfig {
   const resolved: Partial<Record<keyof SandboxConfig, unknown>> = {};
-  for (const key of Object.keys(RULES) as (keyof SandboxConfig)[]) {
+  for (const key of Object.keys(RULES) as ConfigKey[]) {
     const rule = RULES[key] as FieldRule<unknown>;
+    const envVar = envVarOf(key);
     const fromFlag = flags[key];
-    const fromEnv = rule.env ? env[rule.env] : undefined;
-    if (fromFlag !== undefined) resolved[key] = parseField(rule, fromFlag, rule.flag);
-    else if (fromEnv !== undefined && fromEnv !== "") resolved[key] = parseField(rule, fromEnv, rule.env as string);
+    const fromEnv = envVar ? env[envVar] : undefined;
+    if (fromFlag !== undefined) resolved[key] = parseField(rule, key, fromFlag, CONFIG_FIELDS[key].flag);
+    else if (envVar && fromEnv !== undefined && fromEnv !== "") resolved[key] = parseField(rule, key, fromEnv, envVar);
     else resolved[key] = rule.fallback;
   }
   return resolved as SandboxConfig;

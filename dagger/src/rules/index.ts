@@ -5,3 +5,4 @@ export * from "./git-state.js";
 export * from "./tags.js";
 export * from "./config.js";
 export * from "./build-spec.js";
+export * from "./config-fields.js";
