@@ -43,8 +43,16 @@ export class Sandbox {
   /** The repository's .git, only to cut the shallow git metadata of the built commit. */
   gitRepo: Directory;
 
-  config: SandboxConfig;
   caCerts: File | undefined;
+
+  // The runtime keeps an object between calls as JSON of API types and rebuilds it without running
+  // the constructor, so the arguments are kept as given and the config is derived on each call.
+  private readonly image: string;
+  private readonly mainBranch: string;
+  private readonly platform: string;
+  private readonly baseImage: string;
+  private readonly agentClis: string;
+  private readonly sourceUrl: string;
 
   constructor(
     // Only what the image needs: git internals, installed deps and build output stay out of the cache key.
@@ -67,8 +75,14 @@ export class Sandbox {
     this.files = files;
     this.gitRepo = gitRepo;
     this.caCerts = caCerts;
-    // Arguments are validated by the same rules as the CLI's flags and env vars.
-    this.config = resolveConfig({ image, mainBranch, platform, baseImage, agentClis, sourceUrl }, {});
+    this.image = image;
+    this.mainBranch = mainBranch;
+    this.platform = platform;
+    this.baseImage = baseImage;
+    this.agentClis = agentClis;
+    this.sourceUrl = sourceUrl;
+    // Bad arguments fail here, at construction, rather than in the first function called.
+    this.config();
   }
 
   /** The tags the rules give for a commit: sha-<sha>[-dirty], and main only for a clean main-branch publish. */
@@ -98,11 +112,9 @@ export class Sandbox {
     dryRun = false,
   ): Promise<string[]> {
     const spec = this.spec(sha, dirty, branch, "publish", created || UNKNOWN_CREATED, shortSha, allowDirty);
+    if (password && !username) throw new InputError("username", username, "a registry user name when --password is given");
     let container = await this.buildFromSpec(spec);
-    if (password) {
-      if (!username) throw new InputError("username", username, "a registry user name when --password is given");
-      container = container.withRegistryAuth(this.config.image.registry, username, password);
-    }
+    if (password) container = container.withRegistryAuth(this.config().image.registry, username, password);
     // A dry run builds everything the real run would, then stops before the first push.
     if (dryRun) {
       await container.sync();
@@ -126,7 +138,13 @@ export class Sandbox {
   @check()
   async publishDryRun(): Promise<void> {
     const sha = await this.commitOrHead("");
-    await this.publish(sha, false, false, this.config.mainBranch, "", false, "", undefined, true);
+    await this.publish(sha, false, false, this.config().mainBranch, "", false, "", undefined, true);
+  }
+
+  /** Arguments are validated by the same rules as the CLI's flags and env vars. */
+  private config(): SandboxConfig {
+    const { image, mainBranch, platform, baseImage, agentClis, sourceUrl } = this;
+    return resolveConfig({ image, mainBranch, platform, baseImage, agentClis, sourceUrl }, {});
   }
 
   private spec(
@@ -138,7 +156,7 @@ export class Sandbox {
     shortSha: boolean,
     allowDirty: boolean,
   ): BuildSpec {
-    return buildSpecFor({ git: { sha, dirty, branch: branch || null }, config: this.config, purpose, created, shortSha, allowDirty });
+    return buildSpecFor({ git: { sha, dirty, branch: branch || null }, config: this.config(), purpose, created, shortSha, allowDirty });
   }
 
   private async commitOrHead(sha: string): Promise<string> {

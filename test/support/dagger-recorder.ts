@@ -2,17 +2,18 @@
  * A stand-in for the Dagger engine's GraphQL endpoint, for contract tests that run the real SDK.
  *
  * The SDK talks to `http://127.0.0.1:$DAGGER_SESSION_PORT/query` with basic auth (the session token as
- * user name) when DAGGER_SESSION_PORT and DAGGER_SESSION_TOKEN are set. Every awaited leaf becomes one
- * POST whose query is a single chain of fields from the root (`{ a(x: 1) { b { c } } }`), with object
- * arguments sent as IDs that an earlier `{ … { id } }` query fetched. The recorder keeps each request
- * as raw body, query text and that chain, and answers with values of the right shape, so a test can
- * ask what the engine was told to do instead of running an engine.
+ * user name, empty password) when DAGGER_SESSION_PORT and DAGGER_SESSION_TOKEN are set. Every awaited
+ * leaf becomes one POST `{"query": …}` whose query is a single chain of fields from the root
+ * (`{ a(x: 1) { b { c } } }`, or `{ node(id: …) { ... on T { c } } }` after a `sync`), with object
+ * arguments sent as IDs that earlier `{ … { id } }` queries fetched. The recorder keeps each request as
+ * raw body, query text and that chain, and answers with values of the right shape, so a test can ask
+ * what the engine was told to do instead of running an engine.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connection } from "@dagger.io/dagger";
-import { Kind, parse, valueFromASTUntyped, type SelectionSetNode } from "graphql";
+import { Kind, parse, valueFromASTUntyped, type SelectionNode, type SelectionSetNode } from "graphql";
 
 /** One step of a chain: `field(args)`; for `node(id:)` also the `... on Type` the SDK selects through. */
 export interface FieldCall {
@@ -28,28 +29,32 @@ export interface RecordedRequest {
   variables: Record<string, unknown> | undefined;
   /** The chain as sent: IDs in arguments and in a leading `loadXFromID`/`node` left as they are. */
   chain: FieldCall[];
-  /** The chain from the root: a leading `loadXFromID(id)`/`node(id)` replaced by what the ID stands for. */
+  /** The chain from the root: a leading `loadXFromID(id)`/`node(id)` replaced by what the ID was minted for. */
   resolved: FieldCall[];
 }
 
-/** Objects a test hands to the module as if the engine had loaded them (`dag.loadXFromID(id)`). */
-interface Fixture {
-  /** File contents for `contents`, or a secret's plaintext for `plaintext`. */
-  text?: string;
+/** Answers to one leaf field, withheld until enough of them wait together. */
+interface ConcurrencyGate {
+  count: number;
+  timeoutMs: number;
+  waiting: (() => void)[];
+  open: boolean;
 }
 
 const FIXTURE_PREFIX = "fixture:";
 
 export class DaggerRecorder {
   readonly requests: RecordedRequest[] = [];
-  /** Bodies refused for a bad token, kept so a leak scan still sees them. */
-  readonly rejectedBodies: string[] = [];
+  /** Every body that reached the server, refused ones included, for leak scans. */
+  readonly bodies: string[] = [];
   /** What `GitRef.commit` answers for HEAD. */
   headSha = "0".repeat(40);
 
   private readonly token = randomBytes(16).toString("hex");
   private readonly chainsById = new Map<string, FieldCall[]>();
-  private readonly fixtures = new Map<string, Fixture>();
+  /** Objects a test hands over as if the engine had loaded them; the value answers `contents`/`plaintext`. */
+  private readonly fixtures = new Map<string, string | undefined>();
+  private readonly gates = new Map<string, ConcurrencyGate>();
   private readonly server = createServer((req, res) => void this.handle(req, res));
 
   /** Starts a recorder on a random local port. */
@@ -59,14 +64,10 @@ export class DaggerRecorder {
     return recorder;
   }
 
-  get port(): number {
-    return (this.server.address() as AddressInfo).port;
-  }
-
-  /** Runs `fn` with the SDK's global `dag` connected to this recorder. */
-  async session(fn: () => Promise<void>): Promise<void> {
-    process.env["DAGGER_SESSION_PORT"] = String(this.port);
-    process.env["DAGGER_SESSION_TOKEN"] = this.token;
+  /** Runs `fn` with the SDK's global `dag` connected to this recorder (with another token to test auth). */
+  async session(fn: () => Promise<void>, token = this.token): Promise<void> {
+    process.env["DAGGER_SESSION_PORT"] = String((this.server.address() as AddressInfo).port);
+    process.env["DAGGER_SESSION_TOKEN"] = token;
     await connection(fn);
   }
 
@@ -75,29 +76,44 @@ export class DaggerRecorder {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Forgets what was asked (IDs and fixtures stay valid), so each test sees only its own requests. */
   reset(): void {
     this.requests.length = 0;
-    this.rejectedBodies.length = 0;
+    this.bodies.length = 0;
+    this.gates.clear();
   }
 
   /** An ID for a Directory or other object the engine would hand over; pass it to `dag.loadXFromID`. */
   objectId(name: string): string {
-    return this.addFixture(name, {});
+    return this.addFixture(name, undefined);
   }
 
   /** An ID for a File whose `contents` are `text`. */
   fileId(name: string, text: string): string {
-    return this.addFixture(name, { text });
+    return this.addFixture(name, text);
   }
 
-  /** An ID for a Secret the engine holds (as `--password env:…` would); `plaintext` answers `text`. */
+  /** An ID for a Secret the engine holds (as `--password env:…` gives a module); `plaintext` answers `text`. */
   secretId(name: string, text: string): string {
-    return this.addFixture(name, { text });
+    return this.addFixture(name, text);
+  }
+
+  /**
+   * Withholds answers to `field` until `count` such requests wait at once, and fails them after
+   * `timeoutMs` otherwise: a client that awaits each before sending the next cannot pass.
+   */
+  requireConcurrent(field: string, count: number, timeoutMs = 10_000): void {
+    this.gates.set(field, { count, timeoutMs, waiting: [], open: false });
   }
 
   /** The last call of every request whose leaf is `field`, one per request, in arrival order. */
   leaves(field: string): FieldCall[] {
-    return this.requests.flatMap((r) => (r.resolved.at(-1)?.field === field ? [r.resolved.at(-1) as FieldCall] : []));
+    return this.requests.map((r) => r.resolved.at(-1) as FieldCall).filter((leaf) => leaf.field === field);
+  }
+
+  /** The resolved chains of the requests whose leaf is `field`. */
+  chainsEndingIn(field: string): FieldCall[][] {
+    return this.requests.map((r) => r.resolved).filter((chain) => chain.at(-1)?.field === field);
   }
 
   /** Every distinct call of `field` anywhere in any request (chains repeat across requests). */
@@ -109,16 +125,21 @@ export class DaggerRecorder {
     return [...distinct.values()];
   }
 
-  /** The chain an ID minted here stands for; a fixture's chain is the `loadXFromID` that loaded it. */
-  chainOf(id: string): FieldCall[] {
-    const chain = this.chainsById.get(id);
-    if (!chain) throw new Error(`the recorder never minted ${id}`);
+  /** The chain an ID minted here stands for. */
+  chainOf(id: unknown): FieldCall[] {
+    const chain = typeof id === "string" ? this.chainsById.get(id) : undefined;
+    if (!chain) throw new Error(`the recorder never minted ${String(id)}`);
     return chain;
   }
 
-  /** The requests whose raw body or decoded query contain `text`. */
-  requestsMentioning(text: string): RecordedRequest[] {
-    return this.requests.filter((r) => r.body.includes(text) || r.query.includes(text));
+  /**
+   * The bodies that carry `text`. A string argument is escaped once as a GraphQL literal inside the
+   * query and again by the JSON body, so both the raw body and its decoded query are searched, for the
+   * text as is and as a string literal.
+   */
+  bodiesMentioning(text: string): string[] {
+    const forms = [text, JSON.stringify(text).slice(1, -1)];
+    return this.bodies.filter((body) => [body, queryOf(body)].some((where) => forms.some((form) => where.includes(form))));
   }
 
   /** A chain as readable text, for failure messages. */
@@ -126,36 +147,39 @@ export class DaggerRecorder {
     return chain.map((c) => `${c.field}(${JSON.stringify(c.args)})${c.on ? ` on ${c.on}` : ""}`).join(".");
   }
 
-  private addFixture(name: string, fixture: Fixture): string {
+  private addFixture(name: string, text: string | undefined): string {
     const id = `${FIXTURE_PREFIX}${name}`;
-    this.fixtures.set(id, fixture);
+    this.fixtures.set(id, text);
     return id;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
+    this.bodies.push(body);
     const expected = `Basic ${Buffer.from(`${this.token}:`).toString("base64")}`;
     if (req.method !== "POST" || req.url !== "/query" || req.headers.authorization !== expected) {
-      this.rejectedBodies.push(body);
       res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ errors: [{ message: "unauthorized" }] }));
       return;
     }
     let answer: unknown;
     try {
-      answer = { data: this.answer(body) };
+      const { leaf, data } = this.answer(body);
+      const gate = this.gates.get(leaf);
+      if (gate) await passGate(gate, leaf);
+      answer = { data };
     } catch (error) {
       answer = { data: null, errors: [{ message: `dagger-recorder: ${(error as Error).message}` }] };
     }
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
   }
 
-  private answer(body: string): unknown {
+  private answer(body: string): { leaf: string; data: unknown } {
     const { query, variables } = JSON.parse(body) as { query: string; variables?: Record<string, unknown> };
     const chain = chainOfQuery(query, variables);
     const resolved = this.resolve(chain);
     this.requests.push({ body, query, variables, chain, resolved });
     const leaf = resolved.at(-1) as FieldCall;
-    return nest(chain, this.leafValue(leaf, resolved.slice(0, -1)));
+    return { leaf: leaf.field, data: nest(chain, this.leafValue(leaf, resolved.slice(0, -1))) };
   }
 
   /** Replaces a leading `loadXFromID(id)` / `node(id)` by the chain the ID was minted for. */
@@ -167,11 +191,11 @@ export class DaggerRecorder {
     return minted ? [...minted, ...rest] : chain;
   }
 
-  /** A deterministic ID that encodes the chain: the last field for reading, a hash for identity. */
+  /** A deterministic ID that encodes the chain: its last field to read, a hash of it for identity. */
   private mint(chain: FieldCall[]): string {
     const loaded = chain.length === 1 ? chain[0]?.args["id"] : undefined;
-    // Loading an object and asking for its ID gives the same ID back, as the engine does.
-    const id = typeof loaded === "string" && this.fixtures.has(loaded) ? loaded : `id:${chain.at(-1)?.field ?? "query"}:${hash(chain).slice(0, 16)}`;
+    // Asking a loaded fixture for its ID gives the same ID back, as the engine does.
+    const id = typeof loaded === "string" && this.fixtures.has(loaded) ? loaded : `id:${chain.at(-1)?.field}:${hash(chain).slice(0, 16)}`;
     this.chainsById.set(id, chain);
     return id;
   }
@@ -187,12 +211,11 @@ export class DaggerRecorder {
       case "exportImage":
         return null;
       case "commit":
+        // `commit(id:).commit` echoes the asked commit; anything else (HEAD) is the configured sha.
         return object.at(-1)?.field === "commit" ? object.at(-1)?.args["id"] : this.headSha;
       case "contents":
       case "plaintext":
         return this.textOf(object);
-      case "version":
-        return "v0.21.9";
       default:
         throw new Error(`no answer for leaf ${leaf.field} of ${DaggerRecorder.describe(object)}`);
     }
@@ -201,10 +224,28 @@ export class DaggerRecorder {
   private textOf(object: FieldCall[]): string {
     const root = object[0];
     if (object.length === 1 && root?.field === "setSecret") return String(root.args["plaintext"]);
-    const fixture = typeof root?.args["id"] === "string" ? this.fixtures.get(root.args["id"]) : undefined;
-    if (object.length === 1 && fixture?.text !== undefined) return fixture.text;
-    throw new Error(`no text for ${DaggerRecorder.describe(object)}`);
+    const id = root?.args["id"];
+    const text = object.length === 1 && typeof id === "string" ? this.fixtures.get(id) : undefined;
+    if (text === undefined) throw new Error(`no text for ${DaggerRecorder.describe(object)}`);
+    return text;
   }
+}
+
+async function passGate(gate: ConcurrencyGate, leaf: string): Promise<void> {
+  if (gate.open) return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`only ${gate.waiting.length} of ${gate.count} ${leaf} requests were in flight together`));
+    }, gate.timeoutMs);
+    gate.waiting.push(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if (gate.waiting.length >= gate.count) {
+      gate.open = true;
+      for (const release of gate.waiting) release();
+    }
+  });
 }
 
 /** The SDK's queries select exactly one field per level, so the document is one chain. */
@@ -217,15 +258,15 @@ function chainOfQuery(query: string, variables: Record<string, unknown> | undefi
   const chain: FieldCall[] = [];
   let selections: SelectionSetNode | undefined = operation.selectionSet;
   while (selections) {
-    if (selections.selections.length !== 1) throw new Error(`expected one field per level, got: ${query}`);
-    const selection = selections.selections[0];
-    if (selection?.kind === Kind.INLINE_FRAGMENT) {
+    const [selection, ...more]: readonly SelectionNode[] = selections.selections;
+    if (selection === undefined || more.length > 0) throw new Error(`expected one field per level, got: ${query}`);
+    if (selection.kind === Kind.INLINE_FRAGMENT) {
       const previous = chain.at(-1);
-      if (previous) previous.on = selection.typeCondition?.name.value;
+      if (previous && selection.typeCondition) previous.on = selection.typeCondition.name.value;
       selections = selection.selectionSet;
       continue;
     }
-    if (selection?.kind !== Kind.FIELD) throw new Error(`unexpected selection in: ${query}`);
+    if (selection.kind !== Kind.FIELD) throw new Error(`unexpected fragment spread in: ${query}`);
     const args = Object.fromEntries((selection.arguments ?? []).map((a) => [a.name.value, valueFromASTUntyped(a.value, variables)]));
     chain.push({ field: selection.name.value, args });
     selections = selection.selectionSet;
@@ -240,6 +281,15 @@ function nest(chain: FieldCall[], value: unknown): unknown {
 
 function hash(chain: readonly FieldCall[]): string {
   return createHash("sha256").update(JSON.stringify(chain)).digest("hex");
+}
+
+function queryOf(body: string): string {
+  try {
+    const { query } = JSON.parse(body) as { query?: unknown };
+    return typeof query === "string" ? query : "";
+  } catch {
+    return "";
+  }
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

@@ -1,0 +1,132 @@
+/**
+ * The module's API as Dagger sees it: the SDK's introspector reads dagger/src with the TypeScript
+ * compiler, and its registration step turns that into the typedef calls the engine receives (recorded
+ * here). No engine is needed for either.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { DEFAULTS, SOURCE_EXCLUDES } from "../../dagger/src/rules/index.js";
+import { Register, scanModule, type DaggerModule } from "../support/dagger-module.js";
+import { DaggerRecorder, type FieldCall } from "../support/dagger-recorder.js";
+
+let api: DaggerModule;
+beforeAll(async () => {
+  api = await scanModule();
+});
+
+function sandbox() {
+  const object = api.objects["Sandbox"];
+  if (!object || !("methods" in object)) throw new Error("the introspector found no Sandbox class");
+  return object;
+}
+
+/** An object type by name (Directory, Secret…), any other type by kind (STRING_KIND…). */
+function typeName(type: { kind: string } | undefined): string | undefined {
+  return type && "name" in type ? String(type.name) : type?.kind;
+}
+
+/** Each argument as [name, type, default] in declaration order; a missing default is "required" or "optional". */
+function signature(args: Record<string, { type?: { kind: string }; defaultValue?: unknown; isOptional: boolean }>) {
+  return Object.entries(args).map(([name, arg]) => [
+    name,
+    typeName(arg.type),
+    arg.defaultValue !== undefined ? arg.defaultValue : arg.isOptional ? "optional" : "required",
+  ]);
+}
+
+describe("introspected API", () => {
+  test("is one object, Sandbox, and nothing else: no interfaces or enums leak in from the rules", () => {
+    expect(Object.keys(api.objects)).toEqual(["Sandbox"]);
+    expect(api.interfaces).toEqual({});
+    expect(api.enums).toEqual({});
+  });
+
+  test("has the functions build, tags, publish, load and publishDryRun", () => {
+    expect(Object.keys(sandbox().methods).sort()).toEqual(["build", "load", "publish", "publishDryRun", "tags"]);
+  });
+
+  test("exposes source and files as fields, and keeps the rest of its state private", () => {
+    const exposed = Object.values(sandbox().properties).filter((property) => property.isExposed);
+    expect(exposed.map((property) => property.name)).toEqual(["source", "files"]);
+  });
+
+  test("the constructor takes the context from the module's repo and defaults like the CLI", () => {
+    const args = sandbox()._constructor?.arguments ?? {};
+    expect(args["source"]).toMatchObject({ defaultPath: "/", ignore: [...SOURCE_EXCLUDES] });
+    expect(args["files"]).toMatchObject({ defaultPath: "/sandbox" });
+    expect(args["gitRepo"]).toMatchObject({ defaultPath: "/", ignore: ["*", "!.git"] });
+    expect(signature(args)).toEqual([
+      ["source", "Directory", "required"],
+      ["files", "Directory", "required"],
+      ["gitRepo", "Directory", "required"],
+      ["image", "STRING_KIND", DEFAULTS.image],
+      ["mainBranch", "STRING_KIND", DEFAULTS.mainBranch],
+      ["platform", "STRING_KIND", DEFAULTS.platform],
+      ["baseImage", "STRING_KIND", DEFAULTS.baseImage],
+      ["agentClis", "STRING_KIND", DEFAULTS.agentClis.join(",")],
+      ["sourceUrl", "STRING_KIND", DEFAULTS.sourceUrl],
+      ["caCerts", "File", "optional"],
+    ]);
+  });
+
+  test.each([
+    ["tags", "LIST_KIND", [["sha", "STRING_KIND", "required"], ["dirty", "BOOLEAN_KIND", false], ["branch", "STRING_KIND", ""], ["local", "BOOLEAN_KIND", false], ["shortSha", "BOOLEAN_KIND", false], ["allowDirty", "BOOLEAN_KIND", false]]],
+    ["build", "Container", [["sha", "STRING_KIND", ""], ["dirty", "BOOLEAN_KIND", false], ["branch", "STRING_KIND", ""], ["created", "STRING_KIND", ""]]],
+    ["publish", "LIST_KIND", [["sha", "STRING_KIND", "required"], ["dirty", "BOOLEAN_KIND", false], ["allowDirty", "BOOLEAN_KIND", false], ["branch", "STRING_KIND", ""], ["created", "STRING_KIND", ""], ["shortSha", "BOOLEAN_KIND", false], ["username", "STRING_KIND", ""], ["password", "Secret", "optional"], ["dryRun", "BOOLEAN_KIND", false]]],
+    ["load", "LIST_KIND", [["sha", "STRING_KIND", ""], ["dirty", "BOOLEAN_KIND", false], ["branch", "STRING_KIND", ""], ["created", "STRING_KIND", ""]]],
+    ["publishDryRun", "VOID_KIND", []],
+  ])("%s returns %s and takes its arguments with these defaults", (name, returns, args) => {
+    const fn = sandbox().methods[name];
+    expect(typeName(fn?.returnType)).toBe(returns);
+    expect(signature(fn?.arguments ?? {})).toEqual(args);
+  });
+
+  test("publish and load have side effects, so they are cached per session only; publishDryRun is the one check", () => {
+    const methods = Object.values(sandbox().methods);
+    expect(Object.fromEntries(methods.map((fn) => [fn.name, fn.cache]))).toEqual({
+      tags: undefined,
+      build: undefined,
+      publish: "session",
+      load: "session",
+      publishDryRun: undefined,
+    });
+    expect(methods.filter((fn) => fn.isCheck).map((fn) => fn.name)).toEqual(["publishDryRun"]);
+  });
+});
+
+describe("registration sent to the engine", () => {
+  let rec: DaggerRecorder;
+  beforeAll(async () => {
+    rec = await DaggerRecorder.start();
+    await rec.session(async () => {
+      await new Register(api).run();
+    });
+  });
+  afterAll(() => rec.close());
+
+  /** The typedef chain `function(name).withArg(…)…` the engine gets for one function ("" is the constructor). */
+  function functionDef(name: string): FieldCall[] {
+    const chain = rec.chainsEndingIn("id").find(([first]) => first?.field === "function" && first.args["name"] === name);
+    if (!chain) throw new Error(`no function ${JSON.stringify(name)} was registered`);
+    return chain;
+  }
+
+  const calls = (chain: FieldCall[], field: string) => chain.filter((call) => call.field === field).map((call) => call.args);
+
+  test("publish and load are registered per-session cached, the others with the default policy", () => {
+    const policy = (name: string) => calls(functionDef(name), "withCachePolicy");
+    expect(policy("publish")).toEqual([{ policy: "PerSession" }]);
+    expect(policy("load")).toEqual([{ policy: "PerSession" }]);
+    for (const name of ["tags", "build", "publishDryRun"]) expect(policy(name)).toEqual([{ policy: "Default" }]);
+  });
+
+  test("publishDryRun is registered as a check, and no other function is", () => {
+    const checks = ["tags", "build", "publish", "load", "publishDryRun"].filter((name) => calls(functionDef(name), "withCheck").length > 0);
+    expect(checks).toEqual(["publishDryRun"]);
+  });
+
+  test("the constructor's source argument carries the default path and the SOURCE_EXCLUDES ignore list", () => {
+    const args = calls(functionDef(""), "withArg");
+    expect(args.find((arg) => arg["name"] === "source")).toMatchObject({ defaultPath: "/", ignore: [...SOURCE_EXCLUDES] });
+    expect(args.find((arg) => arg["name"] === "platform")).toMatchObject({ defaultValue: JSON.stringify(DEFAULTS.platform) });
+  });
+});

@@ -1,0 +1,244 @@
+/**
+ * What the Sandbox module asks the engine to do, observed through the real SDK against a recorder.
+ * Expected tags, paths and platforms are spelled out here on purpose: the contract must not move when
+ * the rules or the module move together.
+ */
+import { dag, type DirectoryID, type FileID, type SecretID } from "@dagger.io/dagger";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { Sandbox } from "../../dagger/src/index.js";
+import { buildSpecFor, DirtyPublishError, InputError, resolveConfig, SOURCE_EXCLUDES } from "../../dagger/src/rules/index.js";
+import { DaggerRecorder, type FieldCall } from "../support/dagger-recorder.js";
+
+const SHA = "0123456789abcdef0123456789abcdef01234567";
+const HEAD_SHA = "fedcba9876543210fedcba9876543210fedcba98";
+const CREATED = "2026-01-31T12:00:00Z";
+const REPO = "ghcr.io/iterate/sandbox";
+const USERNAME = "release-bot";
+const PASSWORD = "pw-Zk3rQ9-must-never-travel";
+
+let rec: DaggerRecorder;
+beforeAll(async () => {
+  rec = await DaggerRecorder.start();
+  rec.headSha = HEAD_SHA;
+});
+afterAll(() => rec.close());
+beforeEach(() => rec.reset());
+
+/** Runs `fn` connected to the recorder and hands back its result. */
+async function inSession<T>(fn: () => Promise<T>): Promise<T> {
+  let result: T | undefined;
+  await rec.session(async () => {
+    result = await fn();
+  });
+  return result as T;
+}
+
+/** A Sandbox given its directories and files as the engine gives them: objects loaded by ID. */
+function sandbox(options: { image?: string; platform?: string; caCerts?: string } = {}): Sandbox {
+  const dir = (name: string) => dag.loadDirectoryFromID(rec.objectId(name) as DirectoryID);
+  const caCerts = options.caCerts === undefined ? undefined : dag.loadFileFromID(rec.fileId("ca-certs", options.caCerts) as FileID);
+  return new Sandbox(dir("source"), dir("files"), dir("git"), options.image, undefined, options.platform, undefined, undefined, undefined, caCerts);
+}
+
+function registryPassword() {
+  return dag.loadSecretFromID(rec.secretId("registry-password", PASSWORD) as SecretID);
+}
+
+/** The calls of `field` in a chain, as their arguments. */
+function argsOf(chain: readonly FieldCall[], field: string): Record<string, unknown>[] {
+  return chain.filter((call) => call.field === field).map((call) => call.args);
+}
+
+function publishedAddresses(): unknown[] {
+  return rec.leaves("publish").map((call) => call.args["address"]);
+}
+
+describe("publish", () => {
+  test("pushes every tag once, all at the same time, and returns digest-pinned references", async () => {
+    const addresses = [`${REPO}:sha-${SHA}`, `${REPO}:sha-${SHA.slice(0, 7)}`, `${REPO}:main`];
+    // A publish loop that awaited each push would never get three requests in flight.
+    rec.requireConcurrent("publish", addresses.length);
+    const refs = await inSession(() => sandbox().publish(SHA, false, false, "main", CREATED, true));
+
+    expect([...publishedAddresses()].sort()).toEqual([...addresses].sort());
+    const digest = /@(sha256:[a-f0-9]{64})$/.exec(refs[0] ?? "")?.[1];
+    expect(digest).toBeDefined();
+    expect(refs).toEqual(addresses.map((address) => `${address}@${digest}`));
+  });
+
+  test("moves main only for the main branch", async () => {
+    await inSession(() => sandbox().publish(SHA, false, false, "feature/x", CREATED));
+    expect(publishedAddresses()).toEqual([`${REPO}:sha-${SHA}`]);
+  });
+
+  test("publishes to the configured registry and authenticates against its host", async () => {
+    const image = "127.0.0.1:5000/team/sandbox";
+    await inSession(() => sandbox({ image }).publish(SHA, false, false, "", CREATED, false, USERNAME, registryPassword()));
+    expect(publishedAddresses()).toEqual([`${image}:sha-${SHA}`]);
+    expect(rec.calls("withRegistryAuth").map((call) => call.args)).toEqual([
+      { address: "127.0.0.1:5000", username: USERNAME, secret: rec.secretId("registry-password", PASSWORD) },
+    ]);
+  });
+
+  test("hands the registry password to the engine only as a secret ID", async () => {
+    const passwordId = rec.secretId("registry-password", PASSWORD);
+    await inSession(() => sandbox().publish(SHA, false, false, "main", CREATED, false, USERNAME, registryPassword()));
+
+    for (const chain of rec.chainsEndingIn("publish")) {
+      expect(argsOf(chain, "withRegistryAuth"), DaggerRecorder.describe(chain)).toEqual([
+        { address: "ghcr.io", username: USERNAME, secret: passwordId },
+      ]);
+    }
+    // The scan sees plain arguments (the user name), so finding no password means none was sent.
+    expect(rec.bodiesMentioning(USERNAME)).not.toEqual([]);
+    expect(rec.bodiesMentioning(PASSWORD)).toEqual([]);
+    expect(rec.bodiesMentioning(Buffer.from(`${USERNAME}:${PASSWORD}`).toString("base64"))).toEqual([]);
+    expect(rec.leaves("plaintext")).toEqual([]);
+  });
+
+  test("refuses a password without a user name before anything is sent", async () => {
+    const attempt = inSession(() => sandbox().publish(SHA, false, false, "main", CREATED, false, "", registryPassword()));
+    await expect(attempt).rejects.toThrow(InputError);
+    await expect(attempt).rejects.toMatchObject({ field: "username" });
+    expect(rec.bodies).toEqual([]);
+  });
+
+  test("refuses a dirty tree without allowDirty before anything is sent", async () => {
+    const attempt = inSession(() => sandbox().publish(SHA, true, false, "main", CREATED));
+    await expect(attempt).rejects.toThrow(DirtyPublishError);
+    await expect(attempt).rejects.toThrow(`refusing to publish a dirty tree at ${SHA}`);
+    expect(rec.bodies).toEqual([]);
+  });
+
+  test("with allowDirty publishes only -dirty tags, never main", async () => {
+    await inSession(() => sandbox().publish(SHA, true, true, "main", CREATED, true));
+    expect([...publishedAddresses()].sort()).toEqual([`${REPO}:sha-${SHA.slice(0, 7)}-dirty`, `${REPO}:sha-${SHA}-dirty`]);
+  });
+
+  test("dryRun builds what the real run would and pushes nothing", async () => {
+    const result = await inSession(() => sandbox().publish(SHA, false, false, "main", CREATED, false, USERNAME, registryPassword(), true));
+    expect(result).toEqual([`${REPO}:sha-${SHA}`, `${REPO}:main`]);
+    expect(rec.leaves("publish")).toEqual([]);
+    const [synced, ...more] = rec.chainsEndingIn("sync");
+    expect(more).toEqual([]);
+    expect(argsOf(synced ?? [], "dockerBuild")).toHaveLength(1);
+    expect(argsOf(synced ?? [], "withRegistryAuth")).toHaveLength(1);
+  });
+
+  test("the publishDryRun check builds HEAD of the main branch and pushes nothing", async () => {
+    await inSession(() => sandbox().publishDryRun());
+    expect(rec.chainsEndingIn("commit").map(DaggerRecorder.describe)).toEqual([
+      `loadDirectoryFromID({"id":"${rec.objectId("git")}"}).asGit({}).head({}).commit({})`,
+    ]);
+    expect(rec.leaves("publish")).toEqual([]);
+    const [synced] = rec.chainsEndingIn("sync");
+    const [build] = argsOf(synced ?? [], "dockerBuild");
+    expect(build?.["buildArgs"]).toContainEqual({ name: "GIT_SHA", value: HEAD_SHA });
+    expect(build?.["buildArgs"]).toContainEqual({ name: "GIT_BRANCH", value: "main" });
+  });
+});
+
+describe("build", () => {
+  /** The chain behind the container `build` returns. */
+  async function builtChain(...args: Parameters<Sandbox["build"]>): Promise<FieldCall[]> {
+    const id = await inSession(async () => (await sandbox().build(...args)).id());
+    return rec.chainOf(id);
+  }
+
+  test("is lazy: nothing is sent until the caller asks for a result", async () => {
+    await inSession(() => sandbox().build(SHA));
+    expect(rec.bodies).toEqual([]);
+  });
+
+  test("runs files/Dockerfile for linux/amd64 with the spec's build args, then sets its labels", async () => {
+    const chain = await builtChain(SHA, false, "main", CREATED);
+    const spec = buildSpecFor({ git: { sha: SHA, dirty: false, branch: "main" }, config: resolveConfig({}, {}), purpose: "local", created: CREATED });
+
+    const [build, ...moreBuilds] = argsOf(chain, "dockerBuild");
+    expect(moreBuilds).toEqual([]);
+    expect(build).toEqual({
+      dockerfile: "files/Dockerfile",
+      platform: "linux/amd64",
+      buildArgs: Object.entries(spec.buildArgs).map(([name, value]) => ({ name, value })),
+      secrets: [],
+    });
+    expect(build?.["buildArgs"]).toContainEqual({ name: "GIT_SHA", value: SHA });
+    const afterBuild = chain.slice(chain.findIndex((call) => call.field === "dockerBuild") + 1);
+    expect(afterBuild.map((call) => call.field)).toEqual(Object.keys(spec.labels).map(() => "withLabel"));
+    expect(argsOf(afterBuild, "withLabel")).toEqual(Object.entries(spec.labels).map(([name, value]) => ({ name, value })));
+    expect(argsOf(afterBuild, "withLabel")).toContainEqual({ name: "org.opencontainers.image.created", value: CREATED });
+  });
+
+  test("assembles the context from source/ (filtered), files/ and git/ (the commit's shallow .git)", async () => {
+    const chain = await builtChain(SHA);
+    const context = chain.slice(0, chain.findIndex((call) => call.field === "dockerBuild"));
+    expect(context.map((call) => [call.field, call.args["path"]])).toEqual([
+      ["directory", undefined],
+      ["withDirectory", "source"],
+      ["withDirectory", "files"],
+      ["withDirectory", "git"],
+    ]);
+    const [source, files, git] = argsOf(context, "withDirectory").map((args) => args["source"]);
+    expect(rec.chainOf(source)).toEqual([
+      { field: "loadDirectoryFromID", args: { id: rec.objectId("source") } },
+      { field: "filter", args: { gitignore: true, exclude: [...SOURCE_EXCLUDES] } },
+    ]);
+    expect(SOURCE_EXCLUDES).toEqual(expect.arrayContaining([".git", "**/node_modules"]));
+    expect(files).toBe(rec.objectId("files"));
+    expect(rec.chainOf(git).map(({ field, args }) => ({ field, args }))).toEqual([
+      { field: "loadDirectoryFromID", args: { id: rec.objectId("git") } },
+      { field: "asGit", args: {} },
+      { field: "commit", args: { id: SHA } },
+      { field: "tree", args: { depth: 1 } },
+      { field: "directory", args: { path: ".git" } },
+    ]);
+  });
+
+  test("without a sha builds the HEAD commit", async () => {
+    const chain = await builtChain();
+    expect(argsOf(chain, "dockerBuild")[0]?.["buildArgs"]).toContainEqual({ name: "GIT_SHA", value: HEAD_SHA });
+  });
+
+  test("passes extra CA certificates as the build secret extra-ca-certs", async () => {
+    const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const id = await inSession(async () => (await sandbox({ caCerts: pem }).build(SHA)).id());
+    const secrets = argsOf(rec.chainOf(id), "dockerBuild")[0]?.["secrets"];
+    expect(Array.isArray(secrets) && secrets.map((secret) => rec.chainOf(secret))).toEqual([
+      [{ field: "setSecret", args: { name: "extra-ca-certs", plaintext: pem } }],
+    ]);
+  });
+});
+
+describe("load", () => {
+  test("exports the image as :sha-<sha> and :local", async () => {
+    const names = await inSession(() => sandbox().load(SHA, false, "main", CREATED));
+    const expected = [`${REPO}:sha-${SHA}`, `${REPO}:local`];
+    expect(names).toEqual(expected);
+    expect(rec.leaves("exportImage").map((call) => call.args)).toEqual(expected.map((name) => ({ name })));
+    for (const chain of rec.chainsEndingIn("exportImage")) expect(argsOf(chain, "dockerBuild")).toHaveLength(1);
+  });
+
+  test("exports a dirty tree as :sha-<sha>-dirty and :local", async () => {
+    await inSession(() => sandbox().load(SHA, true));
+    expect(rec.leaves("exportImage").map((call) => call.args["name"])).toEqual([`${REPO}:sha-${SHA}-dirty`, `${REPO}:local`]);
+  });
+});
+
+describe("constructor", () => {
+  test.each([
+    ["--image", { image: "ghcr.io/Iterate/Sandbox" }],
+    ["--image", { image: "ghcr.io/iterate/sandbox:latest" }],
+    ["--platform", { platform: "linux/s390x" }],
+  ])("refuses a bad %s, naming it", async (field, options) => {
+    const attempt = inSession(async () => sandbox(options));
+    await expect(attempt).rejects.toThrow(InputError);
+    await expect(attempt).rejects.toMatchObject({ field });
+    expect(rec.bodies).toEqual([]);
+  });
+
+  test("tags() gives the rules' tags without asking the engine anything", async () => {
+    const tags = await inSession(async () => sandbox().tags(SHA, false, "main", false, true));
+    expect(tags).toEqual([`sha-${SHA}`, `sha-${SHA.slice(0, 7)}`, "main"]);
+    expect(rec.bodies).toEqual([]);
+  });
+});
