@@ -1,6 +1,10 @@
 import { Command, CommanderError } from "commander";
 import { registerBuild } from "./commands/build.js";
+import { registerPromote } from "./commands/promote.js";
+import { registerPublish } from "./commands/publish.js";
+import { registerSnapshot } from "./commands/snapshot.js";
 import { registerTags } from "./commands/tags.js";
+import { registerVerify } from "./commands/verify.js";
 import { reportError } from "./errors.js";
 
 const program = new Command("sandbox")
@@ -11,6 +15,10 @@ const program = new Command("sandbox")
 // One line per command group; each register function lives in src/commands/<name>.ts.
 registerTags(program);
 registerBuild(program);
+registerPublish(program);
+registerVerify(program);
+registerPromote(program);
+registerSnapshot(program);
 
 try {
   await program.parseAsync(process.argv);
