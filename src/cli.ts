@@ -5,12 +5,14 @@ import { registerPublish } from "./commands/publish.js";
 import { registerSnapshot } from "./commands/snapshot.js";
 import { registerTags } from "./commands/tags.js";
 import { registerVerify } from "./commands/verify.js";
-import { reportError } from "./errors.js";
+import { hideOptionValues, reportError } from "./errors.js";
 
 const program = new Command("sandbox")
   .description("Build agent sandbox images for a monorepo and ship them to Docker, a registry and Daytona.")
   .showHelpAfterError()
-  .exitOverride();
+  .exitOverride()
+  // commander echoes a mistyped option whole; a value pasted after `=` may be a password or token.
+  .configureOutput({ outputError: (message, write) => write(hideOptionValues(message)) });
 
 // One line per command group; each register function lives in src/commands/<name>.ts.
 registerTags(program);

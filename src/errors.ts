@@ -17,3 +17,8 @@ export function reportError(error: unknown): number {
   process.stderr.write(`sandbox: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   return 1;
 }
+
+/** Replaces the value of every `--option=value` quoted in a message with <hidden>. */
+export function hideOptionValues(message: string): string {
+  return message.replace(/'(--[^'=\s]+)=[^']*'/g, "'$1=<hidden>'");
+}
