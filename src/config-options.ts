@@ -1,6 +1,9 @@
 import type { Command } from "commander";
 import { configFieldList, type ConfigKey } from "../dagger/src/rules/config-fields.js";
-import { resolveConfig, type ConfigFlags, type SandboxConfig } from "../dagger/src/rules/config.js";
+import type { ConfigFlags } from "../dagger/src/rules/config.js";
+
+/** The settings that shape the build spec (tags, build, publish take them all). */
+export const SPEC_CONFIG_KEYS = ["image", "mainBranch", "platform", "baseImage", "agentClis", "sourceUrl", "repoPath", "user", "pnpmStorePath"] as const;
 
 /** Adds the flags of the given settings to a command; each help line names its env var. */
 export function addConfigOptions(command: Command, keys: readonly ConfigKey[]): Command {
@@ -19,11 +22,6 @@ export function configFlagsFrom(options: Record<string, unknown>): ConfigFlags {
     if (typeof value === "string") flags[field.key] = value;
   }
   return flags;
-}
-
-/** Resolves the configuration from a command's parsed options and the process env. */
-export function configFromOptions(options: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): SandboxConfig {
-  return resolveConfig(configFlagsFrom(options), env);
 }
 
 // commander's attribute name for a flag: --snapshot-cpu → snapshotCpu.

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { promoteTag, verifyTags } from "../../dagger/src/registry/index.js";
 import { ALLOWED_SHA, commitTag, digestPinned, gitShaSchema, InputError, parseInput, tagSchema } from "../../dagger/src/rules/index.js";
-import { addConfigOptions, configFromOptions } from "../config-options.js";
+import { addConfigOptions } from "../config-options.js";
+import { configFromOptions } from "../config-resolve.js";
 import { registryCredentialsFrom, type CredentialOptions } from "../publish/credentials.js";
 import { addRegistryOptions, registryClientFor } from "../publish/registry-options.js";
 import { asUserErrors } from "../publish/user-errors.js";

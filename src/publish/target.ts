@@ -7,7 +7,7 @@ import {
   type ImageRef,
   type SandboxConfig,
 } from "../../dagger/src/rules/index.js";
-import { configFromOptions } from "../config-options.js";
+import { configFromOptions } from "../config-resolve.js";
 import { GitStateError, readGitState } from "../git-state.js";
 
 /** What to publish or verify: the repository, the commit and the tags the rules give it. */

@@ -1,6 +1,6 @@
 import { DaytonaError } from "../../dagger/src/daytona/index.js";
 import { RegistryError } from "../../dagger/src/registry/index.js";
-import { configFromOptions } from "../config-options.js";
+import { configFromOptions } from "../config-resolve.js";
 import { CommandFailedError } from "../errors.js";
 import { parseKeep, snapshotDaytonaInputs, type SnapshotDaytonaFlags } from "./inputs.js";
 import { processOutput } from "./report.js";
