@@ -39,6 +39,9 @@ export function runProgram(program: string, args: readonly string[], options: Ru
       const tail = stderr.trim().split("\n").slice(-20).join("\n");
       reject(new CommandFailedError(`${program} ${args[0] ?? ""} failed (${signal ?? `exit ${code}`}):\n${tail}`));
     });
+    // A child that exits without reading its input (git does not read it; rsync may fail early) is
+    // reported by its exit status above: the EPIPE of the write must not become an unhandled error.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(options.input ?? "");
   });
 }

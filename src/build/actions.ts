@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { dockerBinFrom, existingFile } from "../host-inputs.js";
+import { existingDockerClient, existingFile } from "../host-inputs.js";
 import { formatSpec, specForCheckout, type SpecOptions } from "./checkout-spec.js";
 import { assembleContext } from "./context.js";
 import { dockerBuild, engineVersion } from "./docker-build.js";
@@ -26,7 +26,7 @@ export async function tagsAction(options: SpecOptions & { json?: boolean }): Pro
 
 /** `sandbox build`: assemble the context and build with the local engine's BuildKit. */
 export async function buildAction(options: BuildOptions): Promise<void> {
-  const dockerBin = dockerBinFrom(options.docker, process.env);
+  const dockerBin = await existingDockerClient(options.docker, process.env);
   const caCertsFile = await existingFile(options.caCerts ?? (process.env.SANDBOX_CA_CERTS || undefined), options.caCerts ? "--ca-certs" : "SANDBOX_CA_CERTS");
   const { git, spec } = await specForCheckout({ ...options, for: "local" });
   const contextDir = resolve(options.contextDir ?? defaultContextDir(git.checkout));

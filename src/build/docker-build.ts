@@ -12,6 +12,8 @@ export interface DockerBuildOptions {
   caCertsFile?: string;
   /** Show BuildKit's progress as it comes. */
   echo?: boolean;
+  /** The client's environment (default: this process's); DOCKER_BUILDKIT=1 is always added. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface DockerBuildResult {
@@ -46,7 +48,7 @@ export async function dockerBuild(spec: BuildSpec, options: DockerBuildOptions):
   try {
     const iidFile = join(scratch, "iid");
     const { stderr } = await runProgram(options.dockerBin, dockerBuildArgs(spec, options, iidFile), {
-      env: { ...process.env, DOCKER_BUILDKIT: "1" },
+      env: { ...(options.env ?? process.env), DOCKER_BUILDKIT: "1" },
       echo: options.echo ?? false,
     });
     return { imageId: (await readFile(iidFile, "utf8")).trim(), log: stderr };

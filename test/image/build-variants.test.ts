@@ -6,9 +6,9 @@
 import { renameSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { assembleContext } from "./context.js";
-import { build, docker, dockerOk, dockerReady, isolateDockerConfig, waitReady } from "./docker.js";
-import { buildArgs, buildCheckout, commitAll, createFixtureRepo, createNpmFixtureRepo, filesWithProcessTable, removeTempDirs, SANDBOX_DIR, tempDir, testCaBundle } from "./fixture.js";
+import { CommandFailedError } from "../../src/errors.js";
+import { docker, dockerOk, dockerReady, isolateDockerConfig, waitReady } from "./docker.js";
+import { buildCheckout, commitAll, createFixtureRepo, createNpmFixtureRepo, filesWithProcessTable, removeTempDirs, SANDBOX_DIR, TEST_IMAGES, type BuildCheckoutOptions, type BuiltImage } from "./fixture.js";
 
 const ready = dockerReady();
 
@@ -17,22 +17,30 @@ describe.skipIf(!ready)("build variants", () => {
   afterAll(removeTempDirs);
   const images: string[] = [];
   afterAll(async () => {
-    for (const tag of images) await docker(["image", "rm", tag]);
+    if (images.length > 0) await docker(["image", "rm", ...images]);
   });
 
-  /** Builds and expects a failure; returns the build log. */
+  /** Builds in the variant's own repository under TEST_IMAGES; its tags are removed after the file. */
+  async function buildVariant(variant: string, options: Omit<BuildCheckoutOptions, "image">): Promise<BuiltImage> {
+    const built = await buildCheckout({ ...options, image: `${TEST_IMAGES}/${variant}` });
+    images.push(...built.spec.addresses);
+    return built;
+  }
+
+  /** Builds and expects a failure; returns the error the CLI would print (it ends with the log's tail). */
   async function failingBuild(repo: string, filesDir: string): Promise<string> {
-    const context = assembleContext({ checkout: repo, filesDir, outDir: tempDir("context") });
-    const result = await build({ contextDir: context.dir, tag: "iterate-sandbox-test:must-fail", buildArgs: buildArgs(context), caFile: testCaBundle().file });
-    expect(result.code, result.output.slice(-3000)).not.toBe(0);
-    return result.output;
+    const failure = await buildCheckout({ repo, filesDir, image: `${TEST_IMAGES}/must-fail` }).then(
+      (built) => new Error(`expected the build to fail, but it gave ${built.imageId}`),
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(CommandFailedError);
+    return (failure as Error).message;
   }
 
   it("installs the agent CLIs AGENT_CLIS names, and runs the project's own process table", async () => {
     const repo = createFixtureRepo();
-    const tag = "iterate-sandbox-test:agent-clis";
-    images.push(tag);
-    const { build: result } = await buildCheckout({ repo, filesDir: SANDBOX_DIR, tag, extraArgs: { AGENT_CLIS: "cowsay@1.6.0" } });
+    const result = await buildVariant("agent-clis", { repo, filesDir: SANDBOX_DIR, agentClis: "cowsay@1.6.0" });
+    const tag = result.tag;
     console.log(`[image tests] build with AGENT_CLIS=cowsay@1.6.0: ${result.seconds.toFixed(1)} s`);
     expect(await dockerOk(["run", "--rm", tag, "bash", "-c", "command -v cowsay && cowsay -W 40 sandbox"])).toMatch(/^\/usr\/local\/bin\/cowsay\n[\s\S]*< sandbox >/);
     // The root-run npm install left nothing in the user's home (its cache is root's).
@@ -56,11 +64,9 @@ describe.skipIf(!ready)("build variants", () => {
 
   it("builds an npm workspace from package-lock.json", async () => {
     const repo = createNpmFixtureRepo();
-    const tag = "iterate-sandbox-test:npm";
-    images.push(tag);
-    const { context } = await buildCheckout({ repo, filesDir: SANDBOX_DIR, tag });
+    const { tag, git } = await buildVariant("npm", { repo, filesDir: SANDBOX_DIR });
     const out = await dockerOk(["run", "--rm", tag, "bash", "-c", 'node -e "console.log(require(\\"@npmfx/lib\\")(\\"42\\"))"; test -f node_modules/.package-lock.json && test ! -e node_modules/.pnpm && echo npm-installed; git rev-parse HEAD; echo "[$(git status --porcelain)]"']);
-    expect(out).toBe(`true\nnpm-installed\n${context.sha}\n[]\n`);
+    expect(out).toBe(`true\nnpm-installed\n${git.sha}\n[]\n`);
   }, 20 * 60_000);
 
   it("fails clearly for a repo whose lockfile is not pnpm's or npm's", async () => {

@@ -10,7 +10,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSy
 import { basename, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { docker, dockerOk, dockerReady, isolateDockerConfig, waitReady } from "./docker.js";
-import { commitAll, createFixtureRepo, git, removeTempDirs, sharedImage, tempDir, testCaBundle, writeFixtureFiles, writeLockfile, type BuiltImage } from "./fixture.js";
+import { commitAll, createFixtureRepo, git, removeTempDirs, sharedImage, tempDir, testCaBundle, writeFixtureFiles, writeLockfile, type SharedImage } from "./fixture.js";
 
 const ready = dockerReady();
 
@@ -47,7 +47,7 @@ function hostGitState(dir: string): string {
 describe.skipIf(!ready)("dev sync", () => {
   isolateDockerConfig();
   afterAll(removeTempDirs);
-  let image: BuiltImage;
+  let image: SharedImage;
   const containers: string[] = [];
   const volumes: string[] = [];
 

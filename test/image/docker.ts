@@ -28,10 +28,11 @@ export function isolateDockerConfig(): void {
 }
 
 /**
- * DOCKER_CONFIG for hooks that run outside a test (beforeAll/afterAll): one empty directory that
- * every run reuses (the client only reads config.json, which is never there), so nothing leaks.
+ * The Docker client's env: the test's own DOCKER_CONFIG, or for hooks that run outside a test
+ * (beforeAll/afterAll) one empty directory that every run reuses (the client only reads
+ * config.json, which is never there), so nothing leaks.
  */
-function dockerEnv(): NodeJS.ProcessEnv {
+export function dockerEnv(): NodeJS.ProcessEnv {
   return { ...process.env, DOCKER_BUILDKIT: "1", DOCKER_CONFIG: dockerConfig ?? HOOK_CONFIG };
 }
 const HOOK_CONFIG = join(tmpdir(), "iterate-sandbox-image-tests", "docker-config-hooks");
@@ -95,18 +96,6 @@ export async function dockerOk(args: string[], options: { input?: string; timeou
   return result.stdout;
 }
 
-export interface BuildOptions {
-  contextDir: string;
-  tag: string;
-  buildArgs: Record<string, string>;
-  /** PEM file given as the `extra-ca-certs` secret. */
-  caFile?: string;
-}
-
-export interface BuildResult extends Result {
-  seconds: number;
-}
-
 const LOCK_DIR = join(tmpdir(), "iterate-sandbox-image-tests.build-lock");
 
 /**
@@ -114,7 +103,7 @@ const LOCK_DIR = join(tmpdir(), "iterate-sandbox-image-tests.build-lock");
  * builds of the same fixture would both run the slow apt step, on 2 cores. The second waits and then
  * hits the first one's cache. The lock is a directory holding the owner's pid; a dead owner's is taken over.
  */
-async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
+export async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
   for (;;) {
     try {
       mkdirSync(LOCK_DIR);
@@ -145,19 +134,6 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** `docker build --progress=plain` of a context made by assembleContext. */
-export async function build(options: BuildOptions): Promise<BuildResult> {
-  const args = ["build", "--progress=plain", "-f", join(options.contextDir, "files", "Dockerfile"), "-t", options.tag];
-  for (const [name, value] of Object.entries(options.buildArgs)) args.push("--build-arg", `${name}=${value}`);
-  if (options.caFile) args.push("--secret", `id=extra-ca-certs,src=${options.caFile}`);
-  args.push(options.contextDir);
-  return withBuildLock(async () => {
-    const start = Date.now();
-    const result = await docker(args, { timeoutMs: 15 * 60_000 });
-    return { ...result, seconds: (Date.now() - start) / 1000 };
-  });
 }
 
 export interface BuildStep {

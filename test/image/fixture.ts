@@ -1,7 +1,9 @@
 /**
  * The fixture monorepo the image tests build (a pnpm workspace with real registry dependencies),
  * made by code, byte-for-byte the same on every run (fixed content, fixed commit dates), so every
- * test file that builds it gets BuildKit cache hits; and the one image they share.
+ * test file that builds it gets BuildKit cache hits; and the one image they share. Images are built
+ * the way `sandbox build` builds them: the spec from the checkout and the settings as flags, the
+ * CLI's context assembler, the CLI's docker build.
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -9,12 +11,19 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, re
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { assembleContext, type AssembledContext } from "./context.js";
-import { BASE_IMAGE, build, CA_BUNDLE, type BuildResult } from "./docker.js";
+import type { BuildSpec, GitState } from "../../dagger/src/rules/index.js";
+import { specForCheckout } from "../../src/build/checkout-spec.js";
+import { assembleContext } from "../../src/build/context.js";
+import { dockerBuild } from "../../src/build/docker-build.js";
+import { BASE_IMAGE, CA_BUNDLE, DOCKER, dockerEnv, withBuildLock } from "./docker.js";
 
 export const SANDBOX_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../sandbox");
 export const PNPM_VERSION = "10.28.2";
 export const REPO_PATH = "/home/iterate/src/github.com/iterate/iterate";
+/** The tests build for the host's own platform: no emulation, whatever the machine. */
+export const HOST_PLATFORM = process.arch === "arm64" ? "linux/arm64" : "linux/amd64";
+/** Every image the tests build is in a repository under this name, e.g. iterate-sandbox-test/shared. */
+export const TEST_IMAGES = "iterate-sandbox-test";
 export const REMOTE_URL = "https://example.com/fixture/monorepo.git";
 /** Survives between runs so the lockfile and the test CA are made once per machine. */
 export const CACHE_DIR = join(tmpdir(), "iterate-sandbox-image-tests");
@@ -35,6 +44,7 @@ export function removeTempDirs(): void {
   if (tempRoot) rmSync(tempRoot, { recursive: true, force: true });
   tempRoot = undefined;
   shared = undefined;
+  contextDirs.clear();
 }
 
 export function git(cwd: string, args: string[], env: Record<string, string> = {}): string {
@@ -217,51 +227,80 @@ export function testCaBundle(): { file: string; marker: string } {
   return { file, marker: lines[Math.floor(lines.length / 2)] as string };
 }
 
-export function buildArgs(context: AssembledContext, extra: Record<string, string> = {}): Record<string, string> {
+/**
+ * The settings a test build gives as flags (commander's option names, as `sandbox build` parses
+ * them): every one the build spec reads, so the developer's env cannot change a test build.
+ */
+export function buildFlags(image: string, agentClis = ""): Record<string, string> {
   return {
-    BASE_IMAGE,
-    AGENT_CLIS: "",
-    COREPACK_INTEGRITY_KEYS: "0",
-    SANDBOX_USER: "iterate",
-    REPO_PATH,
-    PNPM_STORE_PATH: "/home/iterate/.pnpm-store",
-    GIT_REMOTE_URL: REMOTE_URL,
-    GIT_BRANCH: context.branch,
-    GIT_SHA: context.sha,
-    ...extra,
+    image,
+    platform: HOST_PLATFORM,
+    baseImage: BASE_IMAGE,
+    agentClis,
+    // Corepack's bundled keys can lag the registry's signing keys (see scripts/test-env.sh).
+    corepackIntegrityKeys: "0",
+    sourceUrl: REMOTE_URL,
+    repoPath: REPO_PATH,
+    user: "iterate",
+    pnpmStorePath: "/home/iterate/.pnpm-store",
   };
 }
 
 export interface BuiltImage {
+  /** The image's `sha-<sha>[-dirty]` address: the commit's own tag (`:local` moves with every build). */
   tag: string;
+  git: GitState;
+  spec: BuildSpec;
+  imageId: string;
+  /** BuildKit's plain progress log (which steps were CACHED). */
+  log: string;
+  /** The build alone, without waiting for the build lock. */
+  seconds: number;
+}
+
+export interface BuildCheckoutOptions {
   repo: string;
   filesDir: string;
-  context: AssembledContext;
-  build: BuildResult;
+  /** The image repository, e.g. iterate-sandbox-test/npm: one per kind of build, so tags never collide. */
+  image: string;
+  agentClis?: string;
+}
+
+// One context directory per checkout, kept between its builds as `sandbox build` keeps it.
+const contextDirs = new Map<string, string>();
+
+/**
+ * Builds a checkout as `sandbox build` does (purpose local: tags `sha-<sha>[-dirty]` and `local`),
+ * one build at a time across test files. A failed build throws the CLI's error (the log's tail).
+ */
+export async function buildCheckout(options: BuildCheckoutOptions): Promise<BuiltImage> {
+  const { git, spec } = await specForCheckout({ source: options.repo, for: "local", ...buildFlags(options.image, options.agentClis) });
+  let contextDir = contextDirs.get(git.checkout);
+  if (!contextDir) contextDirs.set(git.checkout, (contextDir = tempDir("context")));
+  await assembleContext(git, options.filesDir, contextDir);
+  const caCertsFile = testCaBundle().file;
+  return withBuildLock(async () => {
+    const start = Date.now();
+    const { imageId, log } = await dockerBuild(spec, { dockerBin: DOCKER, contextDir, caCertsFile, env: dockerEnv() });
+    return { tag: spec.addresses[0] as string, git, spec, imageId, log, seconds: (Date.now() - start) / 1000 };
+  });
+}
+
+export interface SharedImage extends BuiltImage {
+  repo: string;
+  filesDir: string;
   caMarker: string;
 }
 
-/** Builds a checkout with the given files/ dir; throws with the build log's tail when it fails. */
-export async function buildCheckout(options: { repo: string; filesDir: string; tag: string; extraArgs?: Record<string, string> }): Promise<{ context: AssembledContext; build: BuildResult }> {
-  const context = assembleContext({ checkout: options.repo, filesDir: options.filesDir, outDir: tempDir("context") });
-  const ca = testCaBundle();
-  const result = await build({ contextDir: context.dir, tag: options.tag, buildArgs: buildArgs(context, options.extraArgs), caFile: ca.file });
-  rmSync(context.dir, { recursive: true, force: true });
-  if (result.code !== 0) throw new Error(`build of ${options.tag} failed (exit ${result.code}):\n${result.output.slice(-6000)}`);
-  return { context, build: result };
-}
-
-let shared: Promise<BuiltImage> | undefined;
+let shared: Promise<SharedImage> | undefined;
 
 /** The fixture at its first commit, built once per test process with the test process table. */
-export function sharedImage(): Promise<BuiltImage> {
+export function sharedImage(): Promise<SharedImage> {
   shared ??= (async () => {
     const repo = createFixtureRepo();
     const filesDir = filesWithProcessTable(TEST_PROCESS_TABLE);
-    const sha = git(repo, ["rev-parse", "HEAD"]);
-    const tag = `iterate-sandbox-test:shared-${sha.slice(0, 12)}`;
-    const { context, build: result } = await buildCheckout({ repo, filesDir, tag });
-    return { tag, repo, filesDir, context, build: result, caMarker: testCaBundle().marker };
+    const built = await buildCheckout({ repo, filesDir, image: `${TEST_IMAGES}/shared` });
+    return { ...built, repo, filesDir, caMarker: testCaBundle().marker };
   })();
   return shared;
 }

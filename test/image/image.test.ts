@@ -8,7 +8,7 @@ import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docker, dockerOk, dockerReady, isolateDockerConfig, waitReady } from "./docker.js";
-import { PNPM_VERSION, REMOTE_URL, REPO_PATH, removeTempDirs, sharedImage, tempDir, type BuiltImage } from "./fixture.js";
+import { PNPM_VERSION, REMOTE_URL, REPO_PATH, removeTempDirs, sharedImage, tempDir, type SharedImage } from "./fixture.js";
 
 const ready = dockerReady();
 
@@ -20,11 +20,11 @@ async function inImage(tag: string, script: string): Promise<string> {
 describe.skipIf(!ready)("sandbox image", () => {
   isolateDockerConfig();
   afterAll(removeTempDirs);
-  let image: BuiltImage;
+  let image: SharedImage;
 
   beforeAll(async () => {
     image = await sharedImage();
-    console.log(`[image tests] shared image ${image.tag} built in ${image.build.seconds.toFixed(1)} s`);
+    console.log(`[image tests] shared image ${image.tag} built in ${image.seconds.toFixed(1)} s`);
   }, 25 * 60_000);
 
   it("has the tools an agent needs, and pnpm at the packageManager version", async () => {
@@ -57,12 +57,12 @@ describe.skipIf(!ready)("sandbox image", () => {
     );
     expect(out.split("\n")).toEqual([
       REPO_PATH,
-      image.context.sha,
+      image.git.sha,
       "main",
       "false",
       REMOTE_URL,
       "status:[]",
-      `GIT_SHA=${image.context.sha}`,
+      `GIT_SHA=${image.git.sha}`,
       "iterate",
       "iterate",
       "iterate",

@@ -7,15 +7,22 @@ import { unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docker, dockerOk, dockerReady, isolateDockerConfig, step } from "./docker.js";
-import { buildCheckout, commitAll, git, removeTempDirs, sharedImage, type BuiltImage } from "./fixture.js";
+import { buildCheckout, commitAll, git, removeTempDirs, sharedImage, TEST_IMAGES, type BuiltImage, type SharedImage } from "./fixture.js";
 
 const ready = dockerReady();
 
 describe.skipIf(!ready)("rebuilds", () => {
   isolateDockerConfig();
   afterAll(removeTempDirs);
-  let image: BuiltImage;
+  let image: SharedImage;
   const tags: string[] = [];
+
+  /** Builds the shared fixture's checkout again, into this file's own repository (its `:local` moves no other file's). */
+  async function rebuild(): Promise<BuiltImage> {
+    const built = await buildCheckout({ repo: image.repo, filesDir: image.filesDir, image: `${TEST_IMAGES}/rebuild` });
+    tags.push(...built.spec.addresses);
+    return built;
+  }
 
   beforeAll(async () => {
     image = await sharedImage();
@@ -26,16 +33,16 @@ describe.skipIf(!ready)("rebuilds", () => {
     const note = `second note ${Date.now()}\n`;
     writeFileSync(join(image.repo, "notes/today.md"), note);
     const sha = commitAll(image.repo, "one file", new Date().toISOString());
-    const tag = `iterate-sandbox-test:one-file-${sha.slice(0, 12)}`;
-    tags.push(tag);
-    const { build } = await buildCheckout({ repo: image.repo, filesDir: image.filesDir, tag });
+    const build = await rebuild();
+    const tag = build.tag;
+    expect(build.git).toMatchObject({ sha, dirty: false });
     console.log(`[image tests] one-file commit rebuild: ${build.seconds.toFixed(1)} s`);
 
     for (const needle of ["apt-get install", "setup-user.sh", "agent-clis.sh", "deps.sh package-manager", "deps.sh fetch", "deps.sh install", "COPY files/ /opt/iterate-sandbox/", "render.ts"]) {
-      expect(step(build.output, needle), needle).toMatchObject({ cached: true });
+      expect(step(build.log, needle), needle).toMatchObject({ cached: true });
     }
     for (const needle of ["COPY --chown=1000:1000 source/", "COPY --chown=1000:1000 git/", "git-checkout.sh"]) {
-      expect(step(build.output, needle), needle).toMatchObject({ cached: false });
+      expect(step(build.log, needle), needle).toMatchObject({ cached: false });
     }
 
     // Only the per-commit layers differ: source, workspace scripts, git metadata (+ its checkout).
@@ -67,10 +74,9 @@ describe.skipIf(!ready)("rebuilds", () => {
     git(image.repo, ["add", "staged.txt"]);
     const hostStatus = git(image.repo, ["status", "--porcelain", "--untracked-files=all"]);
     const sha = git(image.repo, ["rev-parse", "HEAD"]);
-    const tag = `iterate-sandbox-test:dirty-${sha.slice(0, 12)}`;
-    tags.push(tag);
-    const { context } = await buildCheckout({ repo: image.repo, filesDir: image.filesDir, tag });
-    expect(context.dirty).toBe(true);
+    const { tag, git: built } = await rebuild();
+    expect(built).toMatchObject({ sha, dirty: true });
+    expect(tag).toMatch(new RegExp(`/${TEST_IMAGES}/rebuild:sha-${sha}-dirty$`));
 
     const out = await dockerOk(["run", "--rm", tag, "bash", "-c", "git rev-parse HEAD; git status --porcelain --untracked-files=all"]);
     const [head, ...status] = out.trim().split("\n");
@@ -81,6 +87,6 @@ describe.skipIf(!ready)("rebuilds", () => {
   }, 15 * 60_000);
 
   it("removes its images", async () => {
-    for (const tag of tags) await docker(["image", "rm", tag]);
+    await docker(["image", "rm", ...new Set(tags)]);
   }, 60_000);
 });

@@ -20,6 +20,7 @@ describe("buildSpecFor", () => {
       buildArgs: {
         BASE_IMAGE: "node:24-bookworm-slim",
         AGENT_CLIS: "@anthropic-ai/claude-code opencode-ai",
+        COREPACK_INTEGRITY_KEYS: "",
         SANDBOX_USER: "iterate",
         REPO_PATH: "/home/iterate/src/github.com/iterate/iterate",
         PNPM_STORE_PATH: "/home/iterate/.pnpm-store",
@@ -46,11 +47,11 @@ describe("buildSpecFor", () => {
   });
 
   it("follows the configuration", () => {
-    const config = resolveConfig({ image: "127.0.0.1:5000/sb", platform: "linux/arm64", agentClis: "", baseImage: "base:1" }, {});
+    const config = resolveConfig({ image: "127.0.0.1:5000/sb", platform: "linux/arm64", agentClis: "", baseImage: "base:1", corepackIntegrityKeys: "0" }, {});
     const spec = buildSpecFor(input({ config, purpose: "local", git: { sha: SHA, dirty: true, branch: null } }));
     expect(spec.platform).toBe("linux/arm64");
     expect(spec.addresses).toEqual([`127.0.0.1:5000/sb:sha-${SHA}-dirty`, "127.0.0.1:5000/sb:local"]);
-    expect(spec.buildArgs).toMatchObject({ BASE_IMAGE: "base:1", AGENT_CLIS: "", GIT_BRANCH: "" });
+    expect(spec.buildArgs).toMatchObject({ BASE_IMAGE: "base:1", AGENT_CLIS: "", COREPACK_INTEGRITY_KEYS: "0", GIT_BRANCH: "" });
     expect(spec.labels["dev.iterate.sandbox.dirty"]).toBe("true");
     expect(spec.labels["org.opencontainers.image.description"]).toContain("with local changes");
   });

@@ -86,6 +86,7 @@ export function buildSpecFor(input: BuildSpecInput): BuildSpec {
   const buildArgs: Record<string, string> = {
     BASE_IMAGE: config.baseImage,
     AGENT_CLIS: config.agentClis.join(" "),
+    COREPACK_INTEGRITY_KEYS: config.corepackIntegrityKeys,
     SANDBOX_USER: config.user,
     REPO_PATH: config.repoPath,
     PNPM_STORE_PATH: config.pnpmStorePath,

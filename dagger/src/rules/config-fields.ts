@@ -16,6 +16,8 @@ export const DEFAULTS = {
   baseImage: "node:24-bookworm-slim",
   agentClis: ["@anthropic-ai/claude-code", "opencode-ai"],
   sourceUrl: "https://github.com/iterate/iterate",
+  /** Empty: corepack checks the package manager's signature with the keys it bundles. */
+  corepackIntegrityKeys: "",
 } as const;
 
 export const PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
@@ -55,6 +57,14 @@ export const CONFIG_FIELDS = {
     allowed: "npm package specs separated by commas or spaces, e.g. @anthropic-ai/claude-code,opencode-ai@1.2.3 (empty for none)",
   },
   sourceUrl: { flag: "--source-url", env: "SANDBOX_SOURCE_URL", allowed: "an http(s) URL" },
+  // Corepack's own variable, so a host that turns the check off with 0 turns it off in the build too.
+  // Unlike corepack, an empty value keeps the check on (the build unsets it).
+  corepackIntegrityKeys: {
+    flag: "--corepack-integrity-keys",
+    env: "COREPACK_INTEGRITY_KEYS",
+    allowed:
+      'empty (corepack checks the package manager\'s signature with its own keys), 0 (no check), or corepack\'s JSON of trusted keys, {"npm":[{"keyid":"SHA256:…","key":"<base64 public key>"}]}',
+  },
   localImageName: { flag: "--local-image", env: "LOCAL_DOCKER_IMAGE_NAME", allowed: "an image reference, e.g. ghcr.io/iterate/sandbox:local" },
   localRepoCheckout: { flag: "--repo-checkout", env: "LOCAL_DOCKER_REPO_CHECKOUT", allowed: ABSOLUTE_PATH },
   localGitDir: { flag: "--git-dir", env: "LOCAL_DOCKER_GIT_DIR", allowed: ABSOLUTE_PATH },

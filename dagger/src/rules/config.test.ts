@@ -18,6 +18,7 @@ describe("resolveConfig", () => {
       platform: "linux/amd64",
       baseImage: DEFAULTS.baseImage,
       agentClis: ["@anthropic-ai/claude-code", "opencode-ai"],
+      corepackIntegrityKeys: "",
     });
     expect(snapshotNameFor(config, "a".repeat(40), false)).toBe(`iterate-sandbox-${"a".repeat(40)}`);
   });
@@ -36,6 +37,7 @@ describe("resolveConfig", () => {
         LOCAL_DOCKER_GIT_DIR: "/src/repo/.git",
         LOCAL_DOCKER_COMMON_DIR: "/src/repo/.git",
         SANDBOX_AGENT_CLIS: "",
+        COREPACK_INTEGRITY_KEYS: "0",
       },
     );
     expect(config.image).toEqual({ registry: "127.0.0.1:5000", repository: "team/sandbox" });
@@ -48,6 +50,7 @@ describe("resolveConfig", () => {
       localRepoCheckout: "/src/repo",
       localGitDir: "/src/repo/.git",
       localCommonDir: "/src/repo/.git",
+      corepackIntegrityKeys: "0",
     });
     expect(snapshotNameFor(config, "a".repeat(40), false)).toBe("my-snap");
     // An empty env var counts as unset.
@@ -62,6 +65,13 @@ describe("resolveConfig", () => {
 
   it("splits agent CLIs on commas and spaces", () => {
     expect(resolveConfig({ agentClis: "@a/b@1.2.3, c  d@latest" }, {}).agentClis).toEqual(["@a/b@1.2.3", "c", "d@latest"]);
+  });
+
+  it("takes corepack's integrity keys: empty (checked), 0 (not checked) or its JSON of keys, as given", () => {
+    const keys = JSON.stringify({ npm: [{ expires: null, keyid: "SHA256:abc", keytype: "ecdsa-sha2-nistp256", scheme: "ecdsa-sha2-nistp256", key: "MFkw" }] });
+    expect(resolveConfig({ corepackIntegrityKeys: keys }, {}).corepackIntegrityKeys).toBe(keys);
+    expect(resolveConfig({ corepackIntegrityKeys: "" }, { COREPACK_INTEGRITY_KEYS: "0" }).corepackIntegrityKeys).toBe("");
+    expect(resolveConfig({}, { COREPACK_INTEGRITY_KEYS: "0" }).corepackIntegrityKeys).toBe("0");
   });
 
   it.each<[string, ConfigFlags, Record<string, string>, RegExp]>([
@@ -80,6 +90,11 @@ describe("resolveConfig", () => {
     ["agent cli spec", { agentClis: "rm -rf /" }, {}, /--agent-clis="rm -rf \/"/],
     ["source url", {}, { SANDBOX_SOURCE_URL: "ftp://x" }, /SANDBOX_SOURCE_URL="ftp:\/\/x"/],
     ["user", { user: "Root" }, {}, /--user="Root"/],
+    ["corepack keys 1", {}, { COREPACK_INTEGRITY_KEYS: "1" }, /^COREPACK_INTEGRITY_KEYS="1" is not valid: expected empty \(corepack checks .*\), 0 \(no check\), or corepack's JSON of trusted keys/],
+    ["corepack keys false", { corepackIntegrityKeys: "false" }, {}, /--corepack-integrity-keys="false"/],
+    ["corepack keys not an npm list", { corepackIntegrityKeys: '{"keys":[]}' }, {}, /--corepack-integrity-keys=/],
+    ["corepack keys without key", { corepackIntegrityKeys: '{"npm":[{"keyid":"SHA256:abc"}]}' }, {}, /--corepack-integrity-keys=/],
+    ["corepack keys empty list", { corepackIntegrityKeys: '{"npm":[]}' }, {}, /--corepack-integrity-keys=/],
   ])("rejects %s, naming the field, the value and what is allowed", (_name, flags, env, message) => {
     expect(() => resolveConfig(flags, env)).toThrow(message);
   });

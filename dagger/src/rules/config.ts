@@ -22,6 +22,8 @@ export interface SandboxConfig {
   baseImage: string;
   agentClis: string[];
   sourceUrl: string;
+  /** COREPACK_INTEGRITY_KEYS for the package manager step: "" (check with corepack's keys), "0" (no check) or a JSON of keys. */
+  corepackIntegrityKeys: string;
   /** Full reference of the image local sandboxes run (LOCAL_DOCKER_IMAGE_NAME). */
   localImageName: string | undefined;
   localRepoCheckout: string | undefined;
@@ -50,6 +52,13 @@ const httpUrl = z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?$/);
 const wholeNumber = (min: number, max: number) =>
   z.string().regex(/^[0-9]+$/).transform(Number).pipe(z.number().int().min(min).max(max));
 const byPath = (raw: string) => absolutePath.parse(raw);
+// What corepack reads from COREPACK_INTEGRITY_KEYS: "" or "0" turn its check off (the image build
+// unsets an empty one, so empty means checked there), anything else must be JSON of trusted npm keys.
+const corepackKeys = z.object({ npm: z.array(z.object({ keyid: z.string().min(1), key: z.string().min(1) })).min(1) });
+const corepackIntegrityKeys = (raw: string) => {
+  if (raw !== "" && raw !== "0") corepackKeys.parse(JSON.parse(raw));
+  return raw;
+};
 
 const RULES: { [K in keyof SandboxConfig]: FieldRule<SandboxConfig[K]> } = {
   image: { parse: (raw) => parseRepository(raw, "image"), fallback: parseRepository(DEFAULTS.image, "image") },
@@ -69,6 +78,7 @@ const RULES: { [K in keyof SandboxConfig]: FieldRule<SandboxConfig[K]> } = {
     fallback: [...DEFAULTS.agentClis],
   },
   sourceUrl: { parse: (raw) => httpUrl.parse(raw), fallback: DEFAULTS.sourceUrl },
+  corepackIntegrityKeys: { parse: corepackIntegrityKeys, fallback: DEFAULTS.corepackIntegrityKeys },
   localImageName: { parse: (raw) => (parseImageRef(raw), raw), fallback: undefined },
   localRepoCheckout: { parse: byPath, fallback: undefined },
   localGitDir: { parse: byPath, fallback: undefined },
