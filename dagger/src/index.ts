@@ -1,7 +1,8 @@
 /**
  * Builds the agent sandbox image for a monorepo and ships it: to a registry, to the local Docker
  * engine, and (with the release functions) to Daytona. The rules it follows live in ./rules and are
- * shared with the host-side CLI, so both engines build from the same spec.
+ * shared with the host-side CLI, so both engines build from the same spec, tag by the same rules and
+ * run the same smoke checks; the registry and Daytona clients (./registry, ./daytona) are shared too.
  */
 import {
   argument,
@@ -20,15 +21,30 @@ import {
   CA_CERTS_SECRET_ID,
   CONTEXT_LAYOUT,
   InputError,
+  commitTag,
+  formatImageRef,
   resolveConfig,
   SOURCE_EXCLUDES,
   type BuildSpec,
+  type ConfigFlags,
   type SandboxConfig,
   type TagPurpose,
 } from "./rules/index.js";
+import { SMOKE_CHECKS } from "./rules/smoke-checks.js";
+import { RegistryClient, verifyTags, type RegistryCredentials } from "./registry/index.js";
+import { registryCredentials } from "./release/credentials.js";
+import { movingTag, promoteCommit } from "./release/promote.js";
+import { digestOfPublished, publishRelease } from "./release/publish.js";
+import { runSmokeChecks } from "./release/smoke.js";
+import { snapshotRelease } from "./release/snapshot.js";
 
 /** Build time used when no --created is given: the epoch keeps the build function's result cacheable. */
 const UNKNOWN_CREATED = "1970-01-01T00:00:00Z";
+
+/** Progress for the person watching: the function's stderr shows under its call in Dagger's output. */
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
 
 @object()
 export class Sandbox {
@@ -53,6 +69,7 @@ export class Sandbox {
   private readonly baseImage: string;
   private readonly agentClis: string;
   private readonly sourceUrl: string;
+  private readonly corepackIntegrityKeys: string;
 
   constructor(
     // Only what the image needs: git internals, installed deps and build output stay out of the cache key.
@@ -61,7 +78,8 @@ export class Sandbox {
       ignore: [".git", "**/node_modules", "**/.turbo", "**/.next", "**/dist", "**/coverage", "**/*.tsbuildinfo", ".pnpm-store"],
     })
     source: Directory,
-    @argument({ defaultPath: "/sandbox" }) files: Directory,
+    // sandbox/ may hold node_modules from a local render of the process table: never part of the image.
+    @argument({ defaultPath: "/sandbox", ignore: ["node_modules"] }) files: Directory,
     @argument({ defaultPath: "/", ignore: ["*", "!.git"] }) gitRepo: Directory,
     image = "ghcr.io/iterate/sandbox",
     mainBranch = "main",
@@ -70,6 +88,7 @@ export class Sandbox {
     agentClis = "@anthropic-ai/claude-code,opencode-ai",
     sourceUrl = "https://github.com/iterate/iterate",
     caCerts?: File,
+    corepackIntegrityKeys = "",
   ) {
     this.source = source;
     this.files = files;
@@ -81,6 +100,7 @@ export class Sandbox {
     this.baseImage = baseImage;
     this.agentClis = agentClis;
     this.sourceUrl = sourceUrl;
+    this.corepackIntegrityKeys = corepackIntegrityKeys;
     // Bad arguments fail here, at construction, rather than in the first function called.
     this.config();
   }
@@ -98,7 +118,7 @@ export class Sandbox {
     return this.buildFromSpec(this.spec(commit, dirty, branch, "local", created || UNKNOWN_CREATED, false, true));
   }
 
-  /** Push every tag (concurrently) and return the digest-pinned references. Side effects: never cached across sessions. */
+  /** Push sha-<sha>, run the smoke checks, then move main last (only if they pass); returns <image>:<tag>@sha256:… per tag. */
   @func({ cache: "session" })
   async publish(
     sha: string,
@@ -112,15 +132,102 @@ export class Sandbox {
     dryRun = false,
   ): Promise<string[]> {
     const spec = this.spec(sha, dirty, branch, "publish", created || UNKNOWN_CREATED, shortSha, allowDirty);
-    if (password && !username) throw new InputError("username", username, "a registry user name when --password is given");
+    const config = this.config();
+    const credentials = await registryCredentials(username, password);
+    const client = this.registryClient(credentials);
+    // Wrong credentials fail here, before anything is built or pushed. A dry run without credentials
+    // has nothing to prove to the registry, so `dagger check` needs none.
+    if (!dryRun || credentials) await client.checkAccess(config.image.repository, "push");
     let container = await this.buildFromSpec(spec);
-    if (password) container = container.withRegistryAuth(this.config().image.registry, username, password);
+    if (password) container = container.withRegistryAuth(config.image.registry, username, password);
     // A dry run builds everything the real run would, then stops before the first push.
     if (dryRun) {
       await container.sync();
       return spec.addresses;
     }
-    return Promise.all(spec.addresses.map((address) => container.publish(address)));
+    // One upload (the commit tag). Every other tag, main included, is a manifest copy through the
+    // registry client: it stores the very manifest bytes that were pushed and checked, so the digest
+    // is the same by construction and no blob moves (as in the CLI and promote). A second
+    // container.publish would have the engine export and push the image again and only hope for the
+    // same digest.
+    const release = await publishRelease({
+      client,
+      image: config.image,
+      tags: spec.tags,
+      push: async (address) => digestOfPublished(address, await container.publish(address)),
+      check: (reference) => runSmokeChecks(container, SMOKE_CHECKS, { image: reference, sha: spec.sha, repoPath: config.repoPath }),
+      log,
+    });
+    return release.references;
+  }
+
+  /** Check through the registry that every tag the rules give a commit exists and points at one digest; returns the digest-pinned references. */
+  @func({ cache: "session" })
+  async verify(
+    sha: string,
+    dirty = false,
+    allowDirty = false,
+    branch = "",
+    shortSha = false,
+    username = "",
+    password?: Secret,
+  ): Promise<string[]> {
+    const { tags } = this.spec(sha, dirty, branch, "publish", UNKNOWN_CREATED, shortSha, allowDirty);
+    const { image } = this.config();
+    const verified = await verifyTags(this.registryClient(await registryCredentials(username, password)), image, tags);
+    for (const { tag, digest } of verified.tags) log(`${tag}: ${digest}`);
+    return tags.map((tag) => `${formatImageRef({ registry: image.registry, repository: image.repository, tag })}@${verified.digest}`);
+  }
+
+  /** Move a tag (main) to the digest of sha-<sha> inside the registry: a manifest copy, no build, no upload. Returns <image>:<tag>@sha256:…. */
+  @func({ cache: "session" })
+  async promote(sha: string, to = "main", username = "", password?: Secret): Promise<string> {
+    commitTag(sha, false);
+    const tag = movingTag(to);
+    const { image } = this.config();
+    const promotion = await promoteCommit(this.registryClient(await registryCredentials(username, password)), image, sha, tag);
+    log(`${tag}: ${promotion.moved ? `${promotion.previous ?? "(new)"} -> ${promotion.digest}` : `already at ${promotion.digest}`}`);
+    return `${formatImageRef({ registry: image.registry, repository: image.repository, tag })}@${promotion.digest}`;
+  }
+
+  /** Create the Daytona snapshot iterate-sandbox-<sha> of the digest-pinned image and wait until it is active; returns "<name> <uuid>". */
+  @func({ cache: "session" })
+  async snapshot(
+    sha: string,
+    apiKey: Secret,
+    apiUrl = "https://app.daytona.io/api",
+    imageRef = "",
+    snapshotName = "",
+    cpu = 2,
+    memory = 4,
+    disk = 10,
+    replace = false,
+    deadline = "30m",
+    username = "",
+    password?: Secret,
+  ): Promise<string> {
+    try {
+      const result = await snapshotRelease({
+        flags: this.configFlags(),
+        sha,
+        apiKey,
+        apiUrl,
+        imageRef,
+        snapshotName,
+        cpu,
+        memory,
+        disk,
+        replace,
+        deadline,
+        username,
+        password,
+        log,
+      });
+      return `${result.snapshot.name} ${result.snapshot.id}`;
+    } catch (error) {
+      // Dagger reports an error by its message alone; the messages here say what happened and what to do.
+      throw error instanceof Error ? error : new Error(String(error));
+    }
   }
 
   /** Load the image into the local Docker engine as :local and :sha-<sha>[-dirty]; returns the names. */
@@ -143,8 +250,17 @@ export class Sandbox {
 
   /** Arguments are validated by the same rules as the CLI's flags and env vars. */
   private config(): SandboxConfig {
-    const { image, mainBranch, platform, baseImage, agentClis, sourceUrl } = this;
-    return resolveConfig({ image, mainBranch, platform, baseImage, agentClis, sourceUrl }, {});
+    return resolveConfig(this.configFlags(), {});
+  }
+
+  private configFlags(): ConfigFlags {
+    const { image, mainBranch, platform, baseImage, agentClis, sourceUrl, corepackIntegrityKeys } = this;
+    return { image, mainBranch, platform, baseImage, agentClis, sourceUrl, corepackIntegrityKeys };
+  }
+
+  /** The image's registry: http on loopback hosts, https everywhere else. */
+  private registryClient(credentials: RegistryCredentials | undefined): RegistryClient {
+    return new RegistryClient({ registry: this.config().image.registry, ...(credentials && { credentials }) });
   }
 
   private spec(

@@ -36,7 +36,7 @@ async function syncSource(checkout: string, target: string): Promise<void> {
 async function syncDirectory(source: string, target: string): Promise<void> {
   await mkdir(target, { recursive: true });
   // Nanosecond mtimes (--modify-window=-1): an edit within the same second as the last sync is still seen.
-  await runProgram("rsync", ["-a", "--modify-window=-1", "--delete", "--", `${source}/`, `${target}/`]);
+  await runProgram("rsync", ["-a", "--modify-window=-1", "--delete", "--exclude=node_modules", "--", `${source}/`, `${target}/`]);
 }
 
 /** rsync --files-from never deletes, so files gone from the checkout are removed here. */

@@ -12,8 +12,11 @@ import { withDockerCredentials } from "./docker-config.js";
 import { findLocalImage, pushImage } from "./local-image.js";
 import type { ProgramRunner } from "./program.js";
 import { runSmokeChecks, type SmokeResult } from "./run-smoke-checks.js";
-import type { SmokeCheck } from "./smoke-checks.js";
+import { SmokeCheckError, type SmokeCheck } from "./smoke-checks.js";
 import type { PublishTarget } from "./target.js";
+
+// The same error (and message) the Dagger module's publish throws.
+export { SmokeCheckError } from "./smoke-checks.js";
 
 export interface PublishDeps {
   dockerBin: string;
@@ -35,21 +38,6 @@ export interface PublishResult {
   checks: SmokeResult[];
   /** The moving tags (`main`) and where they went from. */
   promotions: Promotion[];
-}
-
-/** A smoke check failed: the moving tags were not touched. */
-export class SmokeCheckError extends Error {
-  override name = "SmokeCheckError";
-  constructor(
-    readonly reference: string,
-    readonly results: SmokeResult[],
-    /** Moving tag → the digest it still points at (null: it does not exist). */
-    readonly untouched: Record<string, string | null>,
-  ) {
-    const failed = results.filter((r) => !r.ok).map((r) => `  ${r.name}: ${r.reason ?? "failed"}`);
-    const kept = Object.entries(untouched).map(([tag, digest]) => (digest ? `${tag} still points at ${digest}` : `${tag} was not created`));
-    super([`smoke checks failed on ${reference}:`, ...failed, ...(kept.length > 0 ? [`${kept.join(", ")}.`] : [])].join("\n"));
-  }
 }
 
 const isMoving = (tag: string) => !tag.startsWith("sha-");

@@ -1,13 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { tail, type ProgramRunner } from "./program.js";
-import type { SmokeCheck, SmokeContext } from "./smoke-checks.js";
+import type { ProgramRunner } from "./program.js";
+import { judgeSmokeRun, type SmokeCheck, type SmokeContext, type SmokeResult } from "./smoke-checks.js";
 
-export interface SmokeResult {
-  name: string;
-  ok: boolean;
-  /** Why it failed (exit code and output tail, or the verdict). */
-  reason?: string;
-}
+export type { SmokeResult } from "./smoke-checks.js";
 
 export interface SmokeRunOptions {
   run: ProgramRunner;
@@ -27,12 +22,7 @@ async function runCheck(check: SmokeCheck, context: SmokeContext, options: Smoke
     await options.run(options.dockerBin, ["rm", "--force", name], { env: options.env });
     return { name: check.name, ok: false, reason: `no result within ${timeoutMs / 1000}s` };
   }
-  if (result.exitCode !== 0) {
-    const output = tail(`${result.stdout}\n${result.stderr}`, 5);
-    return { name: check.name, ok: false, reason: `exit ${result.exitCode ?? "by signal"}${output ? `: ${output}` : ""}` };
-  }
-  const reason = check.verdict?.(result, context);
-  return reason === undefined ? { name: check.name, ok: true } : { name: check.name, ok: false, reason };
+  return judgeSmokeRun(check, context, result);
 }
 
 /** Runs every check (concurrently: each is its own container) and reports all, in list order. */

@@ -1,5 +1,5 @@
 /** The recorder itself: the checks the contract tests lean on must be able to fail. */
-import { dag, type ContainerID } from "@dagger.io/dagger";
+import { dag, ReturnType, type ContainerID } from "@dagger.io/dagger";
 import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
 import { DaggerRecorder } from "../support/dagger-recorder.js";
 
@@ -56,4 +56,27 @@ test("finds a plaintext in the bodies however the SDK escaped it", async () => {
   const awkward = 'quote " backslash \\ end';
   await rec.session(() => dag.setSecret("awkward", awkward).id().then(() => undefined));
   expect(rec.bodiesMentioning(awkward)).toHaveLength(1);
+});
+
+test("answers a run's exitCode, stdout and stderr from execAnswer, by default exit 0 with no output", async () => {
+  const seen: unknown[] = [];
+  await rec.session(async () => {
+    const ran = container().withExec(["echo", "hi"], { useEntrypoint: true, expect: ReturnType.Any });
+    expect([await ran.exitCode(), await ran.stdout(), await ran.stderr()]).toEqual([0, "", ""]);
+    rec.execAnswer = (exec) => {
+      seen.push(exec.args);
+      return { exitCode: 3, stdout: "out\n", stderr: "err\n" };
+    };
+    expect([await ran.exitCode(), await ran.stdout(), await ran.stderr()]).toEqual([3, "out\n", "err\n"]);
+  });
+  expect(seen).toEqual([1, 2, 3].map(() => ({ args: ["echo", "hi"], useEntrypoint: true, expect: "ANY" })));
+});
+
+test("answers publish from publishAnswer, given the address and the container's chain", async () => {
+  rec.publishAnswer = (address, object) => `${address}@sha256:${"e".repeat(64)}|${object.map((call) => call.field).join(".")}`;
+  let answer = "";
+  await rec.session(async () => {
+    answer = await container().withLabel("a", "b").publish("registry.example/app:v1");
+  });
+  expect(answer).toBe(`registry.example/app:v1@sha256:${"e".repeat(64)}|loadContainerFromID.withLabel`);
 });

@@ -4,6 +4,7 @@
  * here). No engine is needed for either.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { DEFAULT_DAYTONA_API_URL, DEFAULT_SNAPSHOT_DEADLINE_MS, formatDuration } from "../../dagger/src/daytona/index.js";
 import { DEFAULTS, SOURCE_EXCLUDES } from "../../dagger/src/rules/index.js";
 import { Register, scanModule, type DaggerModule } from "../support/dagger-module.js";
 import { DaggerRecorder, type FieldCall } from "../support/dagger-recorder.js";
@@ -40,8 +41,8 @@ describe("introspected API", () => {
     expect(api.enums).toEqual({});
   });
 
-  test("has the functions build, tags, publish, load and publishDryRun", () => {
-    expect(Object.keys(sandbox().methods).sort()).toEqual(["build", "load", "publish", "publishDryRun", "tags"]);
+  test("has the functions build, tags, load, the release functions publish, verify, promote and snapshot, and publishDryRun", () => {
+    expect(Object.keys(sandbox().methods).sort()).toEqual(["build", "load", "promote", "publish", "publishDryRun", "snapshot", "tags", "verify"]);
   });
 
   test("exposes source and files as fields, and keeps the rest of its state private", () => {
@@ -52,7 +53,7 @@ describe("introspected API", () => {
   test("the constructor takes the context from the module's repo and defaults like the CLI", () => {
     const args = sandbox()._constructor?.arguments ?? {};
     expect(args["source"]).toMatchObject({ defaultPath: "/", ignore: [...SOURCE_EXCLUDES] });
-    expect(args["files"]).toMatchObject({ defaultPath: "/sandbox" });
+    expect(args["files"]).toMatchObject({ defaultPath: "/sandbox", ignore: ["node_modules"] });
     expect(args["gitRepo"]).toMatchObject({ defaultPath: "/", ignore: ["*", "!.git"] });
     expect(signature(args)).toEqual([
       ["source", "Directory", "required"],
@@ -65,6 +66,7 @@ describe("introspected API", () => {
       ["agentClis", "STRING_KIND", DEFAULTS.agentClis.join(",")],
       ["sourceUrl", "STRING_KIND", DEFAULTS.sourceUrl],
       ["caCerts", "File", "optional"],
+      ["corepackIntegrityKeys", "STRING_KIND", DEFAULTS.corepackIntegrityKeys],
     ]);
   });
 
@@ -72,6 +74,26 @@ describe("introspected API", () => {
     ["tags", "LIST_KIND", [["sha", "STRING_KIND", "required"], ["dirty", "BOOLEAN_KIND", false], ["branch", "STRING_KIND", ""], ["local", "BOOLEAN_KIND", false], ["shortSha", "BOOLEAN_KIND", false], ["allowDirty", "BOOLEAN_KIND", false]]],
     ["build", "Container", [["sha", "STRING_KIND", ""], ["dirty", "BOOLEAN_KIND", false], ["branch", "STRING_KIND", ""], ["created", "STRING_KIND", ""]]],
     ["publish", "LIST_KIND", [["sha", "STRING_KIND", "required"], ["dirty", "BOOLEAN_KIND", false], ["allowDirty", "BOOLEAN_KIND", false], ["branch", "STRING_KIND", ""], ["created", "STRING_KIND", ""], ["shortSha", "BOOLEAN_KIND", false], ["username", "STRING_KIND", ""], ["password", "Secret", "optional"], ["dryRun", "BOOLEAN_KIND", false]]],
+    ["verify", "LIST_KIND", [["sha", "STRING_KIND", "required"], ["dirty", "BOOLEAN_KIND", false], ["allowDirty", "BOOLEAN_KIND", false], ["branch", "STRING_KIND", ""], ["shortSha", "BOOLEAN_KIND", false], ["username", "STRING_KIND", ""], ["password", "Secret", "optional"]]],
+    ["promote", "STRING_KIND", [["sha", "STRING_KIND", "required"], ["to", "STRING_KIND", "main"], ["username", "STRING_KIND", ""], ["password", "Secret", "optional"]]],
+    [
+      "snapshot",
+      "STRING_KIND",
+      [
+        ["sha", "STRING_KIND", "required"],
+        ["apiKey", "Secret", "required"],
+        ["apiUrl", "STRING_KIND", DEFAULT_DAYTONA_API_URL],
+        ["imageRef", "STRING_KIND", ""],
+        ["snapshotName", "STRING_KIND", ""],
+        ["cpu", "INTEGER_KIND", DEFAULTS.snapshotCpu],
+        ["memory", "INTEGER_KIND", DEFAULTS.snapshotMemoryGb],
+        ["disk", "INTEGER_KIND", DEFAULTS.snapshotDiskGb],
+        ["replace", "BOOLEAN_KIND", false],
+        ["deadline", "STRING_KIND", formatDuration(DEFAULT_SNAPSHOT_DEADLINE_MS)],
+        ["username", "STRING_KIND", ""],
+        ["password", "Secret", "optional"],
+      ],
+    ],
     ["load", "LIST_KIND", [["sha", "STRING_KIND", ""], ["dirty", "BOOLEAN_KIND", false], ["branch", "STRING_KIND", ""], ["created", "STRING_KIND", ""]]],
     ["publishDryRun", "VOID_KIND", []],
   ])("%s returns %s and takes its arguments with these defaults", (name, returns, args) => {
@@ -80,12 +102,15 @@ describe("introspected API", () => {
     expect(signature(fn?.arguments ?? {})).toEqual(args);
   });
 
-  test("publish and load have side effects, so they are cached per session only; publishDryRun is the one check", () => {
+  test("the functions that touch a registry, Daytona or the local engine are cached per session only; publishDryRun is the one check", () => {
     const methods = Object.values(sandbox().methods);
     expect(Object.fromEntries(methods.map((fn) => [fn.name, fn.cache]))).toEqual({
       tags: undefined,
       build: undefined,
       publish: "session",
+      verify: "session",
+      promote: "session",
+      snapshot: "session",
       load: "session",
       publishDryRun: undefined,
     });
@@ -112,16 +137,28 @@ describe("registration sent to the engine", () => {
 
   const calls = (chain: FieldCall[], field: string) => chain.filter((call) => call.field === field).map((call) => call.args);
 
-  test("publish and load are registered per-session cached, the others with the default policy", () => {
+  const FUNCTIONS = ["tags", "build", "publish", "verify", "promote", "snapshot", "load", "publishDryRun"];
+
+  test("publish, verify, promote, snapshot and load are registered per-session cached, the others with the default policy", () => {
     const policy = (name: string) => calls(functionDef(name), "withCachePolicy");
-    expect(policy("publish")).toEqual([{ policy: "PerSession" }]);
-    expect(policy("load")).toEqual([{ policy: "PerSession" }]);
-    for (const name of ["tags", "build", "publishDryRun"]) expect(policy(name)).toEqual([{ policy: "Default" }]);
+    for (const name of ["publish", "verify", "promote", "snapshot", "load"]) expect(policy(name), name).toEqual([{ policy: "PerSession" }]);
+    for (const name of ["tags", "build", "publishDryRun"]) expect(policy(name), name).toEqual([{ policy: "Default" }]);
   });
 
   test("publishDryRun is registered as a check, and no other function is", () => {
-    const checks = ["tags", "build", "publish", "load", "publishDryRun"].filter((name) => calls(functionDef(name), "withCheck").length > 0);
+    const checks = FUNCTIONS.filter((name) => calls(functionDef(name), "withCheck").length > 0);
     expect(checks).toEqual(["publishDryRun"]);
+  });
+
+  test("secrets are registered as Secret arguments: the CLI then only takes them as env://, file://… references", () => {
+    const secretArgs = (name: string) =>
+      calls(functionDef(name), "withArg")
+        .filter((arg) => rec.chainOf(arg["typeDef"]).some((call) => call.field === "withObject" && call.args["name"] === "Secret"))
+        .map((arg) => arg["name"]);
+    expect(secretArgs("publish")).toEqual(["password"]);
+    expect(secretArgs("verify")).toEqual(["password"]);
+    expect(secretArgs("promote")).toEqual(["password"]);
+    expect(secretArgs("snapshot")).toEqual(["apiKey", "password"]);
   });
 
   test("the constructor's source argument carries the default path and the SOURCE_EXCLUDES ignore list", () => {

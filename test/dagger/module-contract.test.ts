@@ -1,20 +1,19 @@
 /**
- * What the Sandbox module asks the engine to do, observed through the real SDK against a recorder.
+ * What the Sandbox module asks the engine to do to build and load the image, observed through the real
+ * SDK against a recorder (the release functions are in release-contract.test.ts).
  * Expected tags, paths and platforms are spelled out here on purpose: the contract must not move when
  * the rules or the module move together.
  */
-import { dag, type DirectoryID, type FileID, type SecretID } from "@dagger.io/dagger";
+import { dag, type DirectoryID, type FileID } from "@dagger.io/dagger";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { Sandbox } from "../../dagger/src/index.js";
-import { buildSpecFor, DirtyPublishError, InputError, resolveConfig, SOURCE_EXCLUDES } from "../../dagger/src/rules/index.js";
+import { buildSpecFor, InputError, resolveConfig, SOURCE_EXCLUDES } from "../../dagger/src/rules/index.js";
 import { DaggerRecorder, type FieldCall } from "../support/dagger-recorder.js";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const HEAD_SHA = "fedcba9876543210fedcba9876543210fedcba98";
 const CREATED = "2026-01-31T12:00:00Z";
 const REPO = "ghcr.io/iterate/sandbox";
-const USERNAME = "release-bot";
-const PASSWORD = "pw-Zk3rQ9-must-never-travel";
 
 let rec: DaggerRecorder;
 beforeAll(async () => {
@@ -40,103 +39,10 @@ function sandbox(options: { image?: string; platform?: string; caCerts?: string 
   return new Sandbox(dir("source"), dir("files"), dir("git"), options.image, undefined, options.platform, undefined, undefined, undefined, caCerts);
 }
 
-function registryPassword() {
-  return dag.loadSecretFromID(rec.secretId("registry-password", PASSWORD) as SecretID);
-}
-
 /** The calls of `field` in a chain, as their arguments. */
 function argsOf(chain: readonly FieldCall[], field: string): Record<string, unknown>[] {
   return chain.filter((call) => call.field === field).map((call) => call.args);
 }
-
-function publishedAddresses(): unknown[] {
-  return rec.leaves("publish").map((call) => call.args["address"]);
-}
-
-describe("publish", () => {
-  test("pushes every tag once, all at the same time, and returns digest-pinned references", async () => {
-    const addresses = [`${REPO}:sha-${SHA}`, `${REPO}:sha-${SHA.slice(0, 7)}`, `${REPO}:main`];
-    // A publish loop that awaited each push would never get three requests in flight.
-    rec.requireConcurrent("publish", addresses.length);
-    const refs = await inSession(() => sandbox().publish(SHA, false, false, "main", CREATED, true));
-
-    expect([...publishedAddresses()].sort()).toEqual([...addresses].sort());
-    const digest = /@(sha256:[a-f0-9]{64})$/.exec(refs[0] ?? "")?.[1];
-    expect(digest).toBeDefined();
-    expect(refs).toEqual(addresses.map((address) => `${address}@${digest}`));
-  });
-
-  test("moves main only for the main branch", async () => {
-    await inSession(() => sandbox().publish(SHA, false, false, "feature/x", CREATED));
-    expect(publishedAddresses()).toEqual([`${REPO}:sha-${SHA}`]);
-  });
-
-  test("publishes to the configured registry and authenticates against its host", async () => {
-    const image = "127.0.0.1:5000/team/sandbox";
-    await inSession(() => sandbox({ image }).publish(SHA, false, false, "", CREATED, false, USERNAME, registryPassword()));
-    expect(publishedAddresses()).toEqual([`${image}:sha-${SHA}`]);
-    expect(rec.calls("withRegistryAuth").map((call) => call.args)).toEqual([
-      { address: "127.0.0.1:5000", username: USERNAME, secret: rec.secretId("registry-password", PASSWORD) },
-    ]);
-  });
-
-  test("hands the registry password to the engine only as a secret ID", async () => {
-    const passwordId = rec.secretId("registry-password", PASSWORD);
-    await inSession(() => sandbox().publish(SHA, false, false, "main", CREATED, false, USERNAME, registryPassword()));
-
-    for (const chain of rec.chainsEndingIn("publish")) {
-      expect(argsOf(chain, "withRegistryAuth"), DaggerRecorder.describe(chain)).toEqual([
-        { address: "ghcr.io", username: USERNAME, secret: passwordId },
-      ]);
-    }
-    // The scan sees plain arguments (the user name), so finding no password means none was sent.
-    expect(rec.bodiesMentioning(USERNAME)).not.toEqual([]);
-    expect(rec.bodiesMentioning(PASSWORD)).toEqual([]);
-    expect(rec.bodiesMentioning(Buffer.from(`${USERNAME}:${PASSWORD}`).toString("base64"))).toEqual([]);
-    expect(rec.leaves("plaintext")).toEqual([]);
-  });
-
-  test("refuses a password without a user name before anything is sent", async () => {
-    const attempt = inSession(() => sandbox().publish(SHA, false, false, "main", CREATED, false, "", registryPassword()));
-    await expect(attempt).rejects.toThrow(InputError);
-    await expect(attempt).rejects.toMatchObject({ field: "username" });
-    expect(rec.bodies).toEqual([]);
-  });
-
-  test("refuses a dirty tree without allowDirty before anything is sent", async () => {
-    const attempt = inSession(() => sandbox().publish(SHA, true, false, "main", CREATED));
-    await expect(attempt).rejects.toThrow(DirtyPublishError);
-    await expect(attempt).rejects.toThrow(`refusing to publish a dirty tree at ${SHA}`);
-    expect(rec.bodies).toEqual([]);
-  });
-
-  test("with allowDirty publishes only -dirty tags, never main", async () => {
-    await inSession(() => sandbox().publish(SHA, true, true, "main", CREATED, true));
-    expect([...publishedAddresses()].sort()).toEqual([`${REPO}:sha-${SHA.slice(0, 7)}-dirty`, `${REPO}:sha-${SHA}-dirty`]);
-  });
-
-  test("dryRun builds what the real run would and pushes nothing", async () => {
-    const result = await inSession(() => sandbox().publish(SHA, false, false, "main", CREATED, false, USERNAME, registryPassword(), true));
-    expect(result).toEqual([`${REPO}:sha-${SHA}`, `${REPO}:main`]);
-    expect(rec.leaves("publish")).toEqual([]);
-    const [synced, ...more] = rec.chainsEndingIn("sync");
-    expect(more).toEqual([]);
-    expect(argsOf(synced ?? [], "dockerBuild")).toHaveLength(1);
-    expect(argsOf(synced ?? [], "withRegistryAuth")).toHaveLength(1);
-  });
-
-  test("the publishDryRun check builds HEAD of the main branch and pushes nothing", async () => {
-    await inSession(() => sandbox().publishDryRun());
-    expect(rec.chainsEndingIn("commit").map(DaggerRecorder.describe)).toEqual([
-      `loadDirectoryFromID({"id":"${rec.objectId("git")}"}).asGit({}).head({}).commit({})`,
-    ]);
-    expect(rec.leaves("publish")).toEqual([]);
-    const [synced] = rec.chainsEndingIn("sync");
-    const [build] = argsOf(synced ?? [], "dockerBuild");
-    expect(build?.["buildArgs"]).toContainEqual({ name: "GIT_SHA", value: HEAD_SHA });
-    expect(build?.["buildArgs"]).toContainEqual({ name: "GIT_BRANCH", value: "main" });
-  });
-});
 
 describe("build", () => {
   /** The chain behind the container `build` returns. */

@@ -7,7 +7,9 @@
  * (`{ a(x: 1) { b { c } } }`, or `{ node(id: …) { ... on T { c } } }` after a `sync`), with object
  * arguments sent as IDs that earlier `{ … { id } }` queries fetched. The recorder keeps each request as
  * raw body, query text and that chain, and answers with values of the right shape, so a test can ask
- * what the engine was told to do instead of running an engine.
+ * what the engine was told to do instead of running an engine. What an engine would find out by
+ * running something (a push's digest, a command's exit code and output) a test can answer itself
+ * with `publishAnswer` and `execAnswer`, e.g. by storing the image in a test registry.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -43,12 +45,29 @@ interface ConcurrencyGate {
 
 const FIXTURE_PREFIX = "fixture:";
 
+/** What a container run produced, as `exitCode`, `stdout` and `stderr` answer it. */
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Answers the leaves of a `withExec`: `exec` is that call (its `args`), `object` the chain up to the leaf. */
+export type ExecAnswer = (exec: FieldCall, object: FieldCall[]) => ExecResult;
+
+/** Answers `publish(address)` of the container `object` with `<address>@sha256:…`, as the engine does after pushing. */
+export type PublishAnswer = (address: string, object: FieldCall[]) => string | Promise<string>;
+
 export class DaggerRecorder {
   readonly requests: RecordedRequest[] = [];
   /** Every body that reached the server, refused ones included, for leak scans. */
   readonly bodies: string[] = [];
   /** What `GitRef.commit` answers for HEAD. */
   headSha = "0".repeat(40);
+  /** How `publish` is answered; by default one digest per container, nothing pushed anywhere. Cleared by reset(). */
+  publishAnswer: PublishAnswer | undefined;
+  /** How a `withExec`'s exitCode/stdout/stderr are answered; by default exit 0 with no output. Cleared by reset(). */
+  execAnswer: ExecAnswer | undefined;
 
   private readonly token = randomBytes(16).toString("hex");
   private readonly chainsById = new Map<string, FieldCall[]>();
@@ -81,6 +100,8 @@ export class DaggerRecorder {
     this.requests.length = 0;
     this.bodies.length = 0;
     this.gates.clear();
+    this.publishAnswer = undefined;
+    this.execAnswer = undefined;
   }
 
   /** An ID for a Directory or other object the engine would hand over; pass it to `dag.loadXFromID`. */
@@ -163,7 +184,7 @@ export class DaggerRecorder {
     }
     let answer: unknown;
     try {
-      const { leaf, data } = this.answer(body);
+      const { leaf, data } = await this.answer(body);
       const gate = this.gates.get(leaf);
       if (gate) await passGate(gate, leaf);
       answer = { data };
@@ -173,13 +194,13 @@ export class DaggerRecorder {
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
   }
 
-  private answer(body: string): { leaf: string; data: unknown } {
+  private async answer(body: string): Promise<{ leaf: string; data: unknown }> {
     const { query, variables } = JSON.parse(body) as { query: string; variables?: Record<string, unknown> };
     const chain = chainOfQuery(query, variables);
     const resolved = this.resolve(chain);
     this.requests.push({ body, query, variables, chain, resolved });
     const leaf = resolved.at(-1) as FieldCall;
-    return { leaf: leaf.field, data: nest(chain, this.leafValue(leaf, resolved.slice(0, -1))) };
+    return { leaf: leaf.field, data: nest(chain, await this.leafValue(leaf, resolved.slice(0, -1))) };
   }
 
   /** Replaces a leading `loadXFromID(id)` / `node(id)` by the chain the ID was minted for. */
@@ -200,14 +221,23 @@ export class DaggerRecorder {
     return id;
   }
 
-  private leafValue(leaf: FieldCall, object: FieldCall[]): unknown {
+  private async leafValue(leaf: FieldCall, object: FieldCall[]): Promise<unknown> {
     switch (leaf.field) {
       case "id":
       case "sync":
         return this.mint(object);
       case "publish":
+        if (this.publishAnswer) return this.publishAnswer(String(leaf.args["address"]), object);
         // One image, one digest: every tag of the same container gets the same sha256.
         return `${String(leaf.args["address"])}@sha256:${hash(object)}`;
+      case "exitCode":
+      case "stdout":
+      case "stderr": {
+        const exec = [...object].reverse().find((call) => call.field === "withExec");
+        if (!exec) throw new Error(`no answer for leaf ${leaf.field} of ${DaggerRecorder.describe(object)}: nothing was run`);
+        const result = this.execAnswer?.(exec, object) ?? { exitCode: 0, stdout: "", stderr: "" };
+        return result[leaf.field];
+      }
       case "exportImage":
         return null;
       case "commit":
