@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { registerBuild } from "./commands/build.js";
 import { registerPromote } from "./commands/promote.js";
 import { registerPublish } from "./commands/publish.js";
+import { registerSandboxes } from "./commands/sandboxes.js";
 import { registerSnapshot } from "./commands/snapshot.js";
 import { registerTags } from "./commands/tags.js";
 import { registerVerify } from "./commands/verify.js";
@@ -21,6 +22,7 @@ registerPublish(program);
 registerVerify(program);
 registerPromote(program);
 registerSnapshot(program);
+registerSandboxes(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -8,6 +8,9 @@
  *
  * Output (relocatable; entry.sh copies services/ to a writable scan directory at start):
  *   table.json                       the validated table, defaults filled in
+ *   ports.json                       the container ports processes listen on, for the host side:
+ *                                    {"ports":[{"process":"web","port":3000}]} (`sandbox run` reads it
+ *                                    from the image and publishes them)
  *   tasks.sh, tasks/NN-<name>        the tasks, in order
  *   services/<name>/{run,finish,timeout-kill,timeout-finish}, services/<name>/log/run
  *   services/.s6-svscan/finish
@@ -62,6 +65,11 @@ function execLines(definition: { command: string; args: string[]; cwd?: string |
   ];
 }
 
+/** Every port the processes declare, in declaration order. */
+export function declaredPorts(table: ProcessTable): { process: string; port: number }[] {
+  return table.processes.flatMap((proc) => (proc.ports ?? []).map((port) => ({ process: proc.name, port })));
+}
+
 /** Everything the table renders to, by path relative to the output directory. Pure. */
 export function renderProcessTable(table: ProcessTable, options: RenderOptions = DEFAULT_RENDER_OPTIONS): Map<string, RenderedFile> {
   const files = new Map<string, RenderedFile>();
@@ -69,6 +77,7 @@ export function renderProcessTable(table: ProcessTable, options: RenderOptions =
   const data = (path: string, content: string) => files.set(path, { content, mode: 0o644 });
 
   data("table.json", `${JSON.stringify(table, null, 2)}\n`);
+  data("ports.json", `${JSON.stringify({ ports: declaredPorts(table) }, null, 2)}\n`);
 
   // Tasks: one script each, run in order by tasks.sh, which stops at the first failure.
   const taskLines = [

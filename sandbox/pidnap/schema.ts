@@ -14,6 +14,7 @@ export const MAX_STOP_TIMEOUT_MS = 8000;
 const name = z.string().regex(NAME, "a name of lowercase letters, digits and '-', starting with a letter or digit");
 const absolutePath = z.string().regex(/^\/[^\0]*$/, "an absolute path");
 const env = z.record(z.string().regex(ENV_NAME, "an environment variable name"), z.string());
+const port = z.number().int("a TCP port number from 1 to 65535").min(1, "a TCP port number from 1 to 65535").max(65535, "a TCP port number from 1 to 65535");
 
 /** What to run: the program, its arguments, where, with which extra environment. */
 export const commandSchema = z.strictObject({
@@ -52,6 +53,11 @@ export const taskSchema = z.strictObject({
 export const processSchema = z.strictObject({
   name,
   definition: commandSchema,
+  /**
+   * Container ports the process listens on (TCP). Local sandboxes publish them on the host
+   * (`sandbox run`); the build writes them to ports.json next to the rendered table.
+   */
+  ports: z.array(port).optional(),
   options: z
     .strictObject({
       restartPolicy: restartPolicySchema.default("always"),
@@ -86,6 +92,15 @@ export const processTableSchema = z
       if (first) ctx.addIssue({ code: "custom", message: `"${entry.name}" is already used by ${first}`, path: entry.path });
       else seen.set(entry.name, entry.where);
     }
+    // A port can be listened on by one process only.
+    const ports = new Map<number, string>();
+    table.processes.forEach((proc, index) => {
+      (proc.ports ?? []).forEach((value, at) => {
+        const first = ports.get(value);
+        if (first) ctx.addIssue({ code: "custom", message: `port ${value} is already declared by ${first}`, path: ["processes", index, "ports", at] });
+        else ports.set(value, `processes[${index}] (${proc.name})`);
+      });
+    });
   });
 
 /** What a config file writes (defaults optional). */

@@ -55,6 +55,14 @@ describe("process table schema", () => {
     [{ tasks: [{ name: "a", definition: { command: "x" } }], processes: [{ name: "a", definition: { command: "y" } }] }, 'processes[0].name: "a" is already used by tasks[0]'],
     [{ processes: [{ name: "a", definition: { command: "x" }, restart: "always" }] }, "processes[0]"],
     [{ envFile: "relative.env" }, "envFile: an absolute path"],
+    [{ processes: [{ name: "a", definition: { command: "x" }, ports: [0] }] }, "processes[0].ports[0]: a TCP port number from 1 to 65535"],
+    [{ processes: [{ name: "a", definition: { command: "x" }, ports: [70000] }] }, "processes[0].ports[0]: a TCP port number from 1 to 65535"],
+    [{ processes: [{ name: "a", definition: { command: "x" }, ports: [80.5] }] }, "processes[0].ports[0]"],
+    [{ processes: [{ name: "a", definition: { command: "x" }, ports: "3000" }] }, "processes[0].ports"],
+    [
+      { processes: [{ name: "a", definition: { command: "x" }, ports: [3000] }, { name: "b", definition: { command: "y" }, ports: [4000, 3000] }] },
+      "processes[1].ports[1]: port 3000 is already declared by processes[0] (a)",
+    ],
   ])("names the wrong field: %j", (value, expected) => {
     expect(problems(value).join("\n")).toContain(expected);
   });
@@ -69,7 +77,7 @@ describe("process table rendering", () => {
       { name: "two", definition: { command: "echo", args: ["second"], cwd: "/tmp" }, timeoutMs: 1500 },
     ],
     processes: [
-      { name: "web", definition: { command: "node", args: ["server.js", "--port", "3000"], env: { PORT: "3000" } } },
+      { name: "web", definition: { command: "node", args: ["server.js", "--port", "3000"], env: { PORT: "3000" } }, ports: [3000, 9229] },
       { name: "once", definition: { command: "true" }, options: { restartPolicy: "never" } },
       { name: "flaky", definition: { command: "false" }, options: { restartPolicy: "on-failure", maxRestarts: 3, backoff: { initialDelayMs: 100, maxDelayMs: 800, factor: 3 } } },
     ],
@@ -83,6 +91,7 @@ describe("process table rendering", () => {
 
   it("renders an s6 service directory per process and a task runner", () => {
     expect([...files.keys()].sort()).toEqual([
+      "ports.json",
       "services/.s6-svscan/finish",
       ...["flaky", "once", "web"].flatMap((name) => [
         `services/${name}/finish`,
@@ -97,6 +106,12 @@ describe("process table rendering", () => {
       "tasks/02-two",
     ]);
     expect(text("services/web/timeout-kill")).toBe("3000\n");
+  });
+
+  it("lists the declared ports in ports.json, for the host side (sandbox run publishes them)", () => {
+    expect(JSON.parse(text("ports.json"))).toEqual({ ports: [{ process: "web", port: 3000 }, { process: "web", port: 9229 }] });
+    const none = renderProcessTable(parseProcessTable({ processes: [{ name: "a", definition: { command: "x" } }] }));
+    expect(JSON.parse(none.get("ports.json")?.content ?? "")).toEqual({ ports: [] });
   });
 
   it("runs tasks in declaration order, each in its cwd (the repo path by default), with a timeout when given", () => {

@@ -1,0 +1,38 @@
+/**
+ * Which sandbox a command means. A query matches a sandbox by its container name (`proj--dev`) or by
+ * its sandbox name (`dev`); a name that several projects use is narrowed to the current project.
+ * Without a query, the current project's running sandbox is meant, when there is exactly one.
+ */
+import type { Sandbox } from "./docker.js";
+import { SandboxError } from "./errors.js";
+
+export function matchSandboxes(sandboxes: readonly Sandbox[], query: string, currentProject: string | undefined): Sandbox[] {
+  const byContainer = sandboxes.filter((sandbox) => sandbox.container === query);
+  if (byContainer.length > 0) return byContainer;
+  const byName = sandboxes.filter((sandbox) => sandbox.name === query);
+  if (byName.length > 1 && currentProject !== undefined) {
+    const inProject = byName.filter((sandbox) => sandbox.project === currentProject);
+    if (inProject.length > 0) return inProject;
+  }
+  return byName;
+}
+
+function list(sandboxes: readonly Sandbox[]): string {
+  return sandboxes.map((sandbox) => `${sandbox.container} (${sandbox.state})`).join(", ");
+}
+
+/** The one sandbox the query means; throws when it means none (see `notFound`) or several. */
+export function pickByQuery(sandboxes: readonly Sandbox[], query: string, currentProject: string | undefined): Sandbox | undefined {
+  const found = matchSandboxes(sandboxes, query, currentProject);
+  if (found.length > 1) throw new SandboxError(`"${query}" names several sandboxes: ${list(found)}; give the container name`);
+  return found[0];
+}
+
+/** The current project's sandbox when none is named: its only running one. */
+export function pickDefault(sandboxes: readonly Sandbox[], project: string): Sandbox | undefined {
+  const inProject = sandboxes.filter((sandbox) => sandbox.project === project);
+  const running = inProject.filter((sandbox) => sandbox.state === "running");
+  if (running.length === 1) return running[0];
+  if (running.length > 1) throw new SandboxError(`project ${project} has ${running.length} running sandboxes: ${list(running)}; pick one with --sandbox NAME`);
+  return undefined;
+}
