@@ -1,20 +1,9 @@
 import type { Command } from "commander";
 import { addConfigOptions } from "../config-options.js";
-import { dockerBinFrom } from "../host-inputs.js";
-import { registryCredentialsFrom, type CredentialOptions } from "../publish/credentials.js";
-import { publishImage } from "../publish/publish-flow.js";
-import { spawnProgram } from "../publish/program.js";
-import { addRegistryOptions, registryClientFor } from "../publish/registry-options.js";
-import { SMOKE_CHECKS } from "../publish/smoke-checks.js";
-import { publishTargetFor, type TargetOptions } from "../publish/target.js";
-import { asUserErrors } from "../publish/user-errors.js";
+import type { PublishOptions } from "../publish/actions.js";
+import { addRegistryOptions } from "../publish/registry-options.js";
 
 export const PUBLISH_CONFIG_KEYS = ["image", "mainBranch", "repoPath"] as const;
-
-interface PublishOptions extends TargetOptions, CredentialOptions {
-  docker?: string;
-  json?: boolean;
-}
 
 export function registerPublish(program: Command): void {
   const command = program
@@ -30,23 +19,5 @@ export function registerPublish(program: Command): void {
     .option("--docker <path>", "the Docker client [env: SANDBOX_DOCKER_BIN] (default: docker)");
   addRegistryOptions(command);
   addConfigOptions(command, PUBLISH_CONFIG_KEYS);
-  command.action(async (options: PublishOptions) => {
-    // Flags first (cheap, and a typo should not wait for git), then the checkout.
-    const sources = registryCredentialsFrom(options, process.env);
-    const dockerBin = dockerBinFrom(options.docker, process.env);
-    const target = await publishTargetFor(options);
-    const result = await asUserErrors(sources, () =>
-      publishImage(target, {
-        dockerBin,
-        run: spawnProgram,
-        client: registryClientFor(target.image, sources.credentials),
-        credentials: sources.credentials,
-        checks: SMOKE_CHECKS,
-        log: (line) => process.stderr.write(`${line}\n`),
-        env: process.env,
-      }),
-    );
-    if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else process.stdout.write(`${result.reference}\n`);
-  });
+  command.action(async (options: PublishOptions) => (await import("../publish/actions.js")).publishAction(options));
 }

@@ -2,8 +2,7 @@ import { z } from "zod";
 import type { RegistryCredentials } from "../../dagger/src/registry/index.js";
 import { InputError, parseInput } from "../../dagger/src/rules/index.js";
 
-export const USER_ENV = "SANDBOX_REGISTRY_USER";
-export const DEFAULT_PASSWORD_ENV = "SANDBOX_REGISTRY_PASSWORD";
+import { DEFAULT_PASSWORD_ENV, USER_ENV } from "./registry-options.js";
 
 export interface CredentialOptions {
   registryUser?: string;
