@@ -63,6 +63,20 @@ describe("assembleContext", () => {
     expect(gitIn(join(context, "git"), "rev-parse", "HEAD")).toBe(again.sha);
   });
 
+  it("keeps git/ byte for byte when the commit and branch are unchanged, so BuildKit reuses its layer", async () => {
+    const repo = makeRepo(cleanup);
+    const context = tempDir("sandbox-context-");
+    const files = sandboxFiles();
+    await assembleContext(await readGitState(repo), files, context);
+    // A file git never writes: it survives only if git/ is left as it was.
+    writeFileSync(join(context, "git/kept-marker"), "");
+    await assembleContext(await readGitState(repo), files, context);
+    expect(existsSync(join(context, "git/kept-marker"))).toBe(true);
+    gitIn(repo, "checkout", "--quiet", "-b", "other");
+    await assembleContext(await readGitState(repo), files, context);
+    expect(gitIn(join(context, "git"), "symbolic-ref", "HEAD")).toBe("refs/heads/other");
+  });
+
   it("works from a worktree with a detached HEAD", async () => {
     const repo = makeRepo(cleanup);
     const worktree = join(tempDir("sandbox-wt-"), "wt");

@@ -52,8 +52,13 @@ async function removeExtraneous(root: string, keep: Set<string>): Promise<void> 
   for (const dir of directories.sort((a, b) => b.length - a.length)) await rmdir(join(root, dir)).catch(() => undefined);
 }
 
-/** A shallow bare repository holding only the built commit, made fresh each build (it is small). */
+/**
+ * A shallow bare repository holding only the built commit. Kept as it is when it already holds
+ * that commit on that branch: a fresh fetch packs the same objects into different bytes, which
+ * would make BuildKit re-run the git layers of a build with no change.
+ */
 async function writeGitMetadata(git: GitState, target: string): Promise<void> {
+  if (await holdsCommit(target, git)) return;
   await rm(target, { recursive: true, force: true });
   await runProgram("git", ["init", "--quiet", "--bare", target]);
   await runProgram("git", ["-C", target, "fetch", "--quiet", "--depth=1", "--no-tags", `file://${git.checkout}`, git.sha]);
@@ -62,6 +67,16 @@ async function writeGitMetadata(git: GitState, target: string): Promise<void> {
     await runProgram("git", ["-C", target, "symbolic-ref", "HEAD", `refs/heads/${git.branch}`]);
   } else {
     await runProgram("git", ["-C", target, "update-ref", "--no-deref", "HEAD", git.sha]);
+  }
+}
+
+async function holdsCommit(target: string, git: GitState): Promise<boolean> {
+  try {
+    const head = (await runProgram("git", ["-C", target, "rev-parse", "--verify", "HEAD"])).stdout.trim();
+    const ref = (await runProgram("git", ["-C", target, "rev-parse", "--symbolic-full-name", "HEAD"])).stdout.trim();
+    return head === git.sha && ref === (git.branch ? `refs/heads/${git.branch}` : "HEAD");
+  } catch {
+    return false;
   }
 }
 
