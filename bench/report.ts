@@ -49,7 +49,8 @@ export function markdownTable(rows: Row[]): string {
   for (const row of rows) {
     const baseline = row.baseline ? `${row.baseline.label}: ${formatSummary(summarize(row.baseline.values), row.unit)}` : "—";
     const targets = row.targets.map((t) => t.text).join("; ") || "—";
-    const met = row.targets.map((t) => (t.met ? "yes" : `**no**${t.detail ? ` (${t.detail})` : ""}`)).join("; ") || "—";
+    // A met target shows its measure only when it is short (a share, a ratio); a missed one always says why.
+    const met = row.targets.map((t) => (t.met ? `yes${t.detail && t.detail.length <= 12 ? ` (${t.detail})` : ""}` : `**no**${t.detail ? ` (${t.detail})` : ""}`)).join("; ") || "—";
     lines.push(`| ${row.group} | ${row.figure} | ${formatSummary(summarize(row.ours), row.unit)} | ${baseline} | ${formatRowRatio(row)} | ${targets} | ${met} |`);
   }
   return lines.join("\n");

@@ -194,16 +194,18 @@ async function changedLayers(a: string, b: string): Promise<Array<{ step: string
 async function pushPhase(builds: BuildPhase): Promise<PushPhase> {
   const problem = registryLogReadable();
   if (problem) throw new Error(problem);
-  noteLoad("push");
-  const ours = { a: await pushAndMeasure(builds.a.ours.tag, OURS_IMAGE, "a"), b: undefined as PushMeasure | undefined };
-  ours.b = await pushAndMeasure(builds.b.ours.tag, OURS_IMAGE, "b");
-  noteLoad("push");
-  const naive = { a: await pushAndMeasure(builds.a.naive.tag, NAIVE_IMAGE, "a"), b: undefined as PushMeasure | undefined };
-  naive.b = await pushAndMeasure(builds.b.naive.tag, NAIVE_IMAGE, "b");
-  noteLoad("push");
+  // A, then B, into a new repository per image: B's push uploads only what A lacks.
+  const pushBoth = async (side: "ours" | "naive", repository: string) => {
+    noteLoad("push");
+    const a = await pushAndMeasure(builds.a[side].tag, repository, "a");
+    const b = await pushAndMeasure(builds.b[side].tag, repository, "b");
+    return { a, b };
+  };
+  const ours = await pushBoth("ours", OURS_IMAGE);
+  const naive = await pushBoth("naive", NAIVE_IMAGE);
   const changed = { ours: await changedLayers(builds.a.ours.tag, builds.b.ours.tag), naive: await changedLayers(builds.a.naive.tag, builds.b.naive.tag) };
   log(`push of commit B: ours ${formatBytes(ours.b.uploadedBytes)} in ${ours.b.uploadedBlobs} blob(s), naive ${formatBytes(naive.b.uploadedBytes)} in ${naive.b.uploadedBlobs} blob(s)`);
-  return { ours: { a: ours.a, b: ours.b }, naive: { a: naive.a, b: naive.b }, changedLayers: changed };
+  return { ours, naive, changedLayers: changed };
 }
 
 async function machine(): Promise<string[]> {
