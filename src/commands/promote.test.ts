@@ -1,7 +1,6 @@
 import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { sandbox, type CliResult } from "../../test/support/cli.js";
+import { sandbox, sandboxAsync } from "../../test/support/cli.js";
 import {
   accessLines,
   logOffset,
@@ -16,16 +15,6 @@ import {
 import { startTokenServer } from "../../test/support/token-server.js";
 
 const skip = await missingServices({ registries: true });
-
-/** The CLI without blocking this process: the token server answering it runs on our event loop. */
-function sandboxAsync(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const bin = fileURLToPath(new URL("../../bin/sandbox.js", import.meta.url));
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...env } }, (error, stdout, stderr) => {
-      resolve({ status: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const SHA_A = "a".repeat(40);
 const SHA_B = "b".repeat(40);
@@ -76,7 +65,7 @@ describe.skipIf(skip)("sandbox promote", () => {
       const image = `${server.registry}/${repository}`;
       const result = await sandboxAsync(
         ["promote", "--sha", SHA_A, "--to", "main", "--image", image, "--registry-user", "ci", "--registry-password-env", "CI_TOKEN"],
-        { CI_TOKEN: "ghs_cli-token" },
+        { env: { CI_TOKEN: "ghs_cli-token" } },
       );
       expect(result.stderr).toBe(`main: (new) -> ${a.digest}\n`);
       expect(result.status).toBe(0);
@@ -87,8 +76,7 @@ describe.skipIf(skip)("sandbox promote", () => {
       expect(skopeoDigest(`${TEST_REGISTRY}/${repository}:main`)).toBe(a.digest);
 
       const verified = await sandboxAsync(["verify", "--sha", SHA_A, "--branch", "main", "--image", image], {
-        SANDBOX_REGISTRY_USER: "ci",
-        SANDBOX_REGISTRY_PASSWORD: "ghs_cli-token",
+        env: { SANDBOX_REGISTRY_USER: "ci", SANDBOX_REGISTRY_PASSWORD: "ghs_cli-token" },
       });
       expect(verified.stdout).toBe(`${image}@${a.digest}\n`);
     } finally {

@@ -1,11 +1,9 @@
-import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { sandboxAsync, type CliResult } from "../../test/support/cli.js";
 import { buildsFine, FakeDaytona } from "../../test/support/fake-daytona.js";
 
-const BIN = fileURLToPath(new URL("../../bin/sandbox.js", import.meta.url));
 const KEY = "dtn_cli_key_e3b0c44298fc";
 const REGISTRY_PASSWORD = "ghp_cli_registry_password_9f86d0";
 const SHA = "0123456789abcdef0123456789abcdef01234567";
@@ -13,28 +11,12 @@ const NAME = `iterate-sandbox-${SHA}`;
 const DIGEST = `sha256:${"f".repeat(64)}`;
 const IMAGE_REF = `ghcr.io/iterate/sandbox@${DIGEST}`;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-// test/support/cli.ts runs the CLI synchronously, which would block the fake server living in this
-// process; this runs the same compiled bin/sandbox.js without blocking.
-function sandbox(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => {
-      // Whatever happened, no secret may ever reach the output.
-      for (const secret of [KEY, REGISTRY_PASSWORD]) expect(stdout + stderr).not.toContain(secret);
-      resolve({ status, stdout, stderr });
-    });
-  });
+// The fake server lives in this process, so the CLI must run without blocking it.
+async function sandbox(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const run = await sandboxAsync(args, { env });
+  // Whatever happened, no secret may ever reach the output.
+  for (const secret of [KEY, REGISTRY_PASSWORD]) expect(run.stdout + run.stderr).not.toContain(secret);
+  return run;
 }
 
 let fake: FakeDaytona;

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeClock, FakeDaytona } from "../../../test/support/fake-daytona.js";
+import { FakeDaytona, type FakeClock } from "../../../test/support/fake-daytona.js";
+import { startFakeDaytonaSession } from "../../../test/support/fake-daytona-client.js";
 import { DaytonaClient } from "./client.js";
 import {
   DaytonaAuthError,
@@ -23,9 +24,7 @@ let fake: FakeDaytona;
 let client: DaytonaClient;
 
 beforeEach(async () => {
-  clock = new FakeClock();
-  fake = await FakeDaytona.start({ apiKey: KEY, now: () => clock.now() });
-  client = new DaytonaClient({ apiUrl: fake.apiUrl, apiKey: KEY, clock });
+  ({ clock, fake, client } = await startFakeDaytonaSession(KEY));
 });
 afterEach(() => fake.close());
 

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeClock, FakeDaytona } from "../../../test/support/fake-daytona.js";
+import type { FakeClock, FakeDaytona } from "../../../test/support/fake-daytona.js";
+import { startFakeDaytonaSession } from "../../../test/support/fake-daytona-client.js";
 import { InputError } from "../rules/validation.js";
-import { DaytonaClient } from "./client.js";
+import type { DaytonaClient } from "./client.js";
 import { pruneSnapshots } from "./prune.js";
 
 const KEY = "dtn_prune_key_5d";
@@ -13,10 +14,8 @@ let fake: FakeDaytona;
 let client: DaytonaClient;
 
 beforeEach(async () => {
-  clock = new FakeClock();
-  fake = await FakeDaytona.start({ apiKey: KEY, now: () => clock.now() });
+  ({ clock, fake, client } = await startFakeDaytonaSession(KEY));
   fake.removingMs = 60_000;
-  client = new DaytonaClient({ apiUrl: fake.apiUrl, apiKey: KEY, clock });
   // Ours, oldest first (seeded out of order, so the server's order cannot be what decides).
   for (const n of [3, 1, 5, 2, 4]) fake.seed({ name: `iterate-sandbox-${n}`, imageName: IMAGE, createdAt: day(n) });
   // Not ours, though the name filter (a partial match) returns some of them.

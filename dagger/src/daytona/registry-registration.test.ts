@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeClock, FakeDaytona } from "../../../test/support/fake-daytona.js";
-import { DaytonaClient } from "./client.js";
+import type { FakeClock, FakeDaytona } from "../../../test/support/fake-daytona.js";
+import { startFakeDaytonaSession } from "../../../test/support/fake-daytona-client.js";
+import type { DaytonaClient } from "./client.js";
 import { ensureRegistryRegistered } from "./registry-registration.js";
 
 const KEY = "dtn_registry_key_3a";
@@ -11,9 +12,7 @@ let fake: FakeDaytona;
 let client: DaytonaClient;
 
 beforeEach(async () => {
-  const clock = new FakeClock();
-  fake = await FakeDaytona.start({ apiKey: KEY, now: () => clock.now() });
-  client = new DaytonaClient({ apiUrl: fake.apiUrl, apiKey: KEY, clock });
+  ({ fake, client } = await startFakeDaytonaSession(KEY));
 });
 afterEach(() => fake.close());
 

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { buildsFine, FakeClock, FakeDaytona } from "../../../test/support/fake-daytona.js";
+import { buildsFine, type FakeClock, type FakeDaytona } from "../../../test/support/fake-daytona.js";
+import { startFakeDaytonaSession } from "../../../test/support/fake-daytona-client.js";
 import { resolveConfig } from "../rules/config.js";
 import { InputError } from "../rules/validation.js";
-import { DaytonaClient } from "./client.js";
+import type { DaytonaClient } from "./client.js";
 import { snapshotForCommit } from "./snapshot-for-commit.js";
 
 const KEY = "dtn_commit_key_77";
@@ -14,10 +15,8 @@ let fake: FakeDaytona;
 let client: DaytonaClient;
 
 beforeEach(async () => {
-  clock = new FakeClock();
-  fake = await FakeDaytona.start({ apiKey: KEY, now: () => clock.now() });
+  ({ clock, fake, client } = await startFakeDaytonaSession(KEY));
   fake.phases = buildsFine(2000);
-  client = new DaytonaClient({ apiUrl: fake.apiUrl, apiKey: KEY, clock });
 });
 afterEach(() => fake.close());
 
