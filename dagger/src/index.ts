@@ -23,6 +23,7 @@ import {
   InputError,
   commitTag,
   formatImageRef,
+  movingTag,
   resolveConfig,
   SOURCE_EXCLUDES,
   type BuildSpec,
@@ -33,7 +34,7 @@ import {
 import { SMOKE_CHECKS } from "./rules/smoke-checks.js";
 import { RegistryClient, verifyTags, type RegistryCredentials } from "./registry/index.js";
 import { registryCredentials } from "./release/credentials.js";
-import { movingTag, promoteCommit } from "./release/promote.js";
+import { promoteCommit } from "./release/promote.js";
 import { digestOfPublished, publishRelease } from "./release/publish.js";
 import { runSmokeChecks } from "./release/smoke.js";
 import { snapshotRelease } from "./release/snapshot.js";

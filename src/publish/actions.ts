@@ -1,6 +1,6 @@
 // The publish, verify and promote actions, loaded only when one of those commands runs.
 import { promoteTag, RegistryClient, verifyTags, type RegistryCredentials } from "../../dagger/src/registry/index.js";
-import { ALLOWED_SHA, commitTag, digestPinned, gitShaSchema, InputError, parseInput, tagSchema, type ImageRef } from "../../dagger/src/rules/index.js";
+import { ALLOWED_SHA, commitTag, digestPinned, gitShaSchema, movingTag, parseInput, type ImageRef } from "../../dagger/src/rules/index.js";
 import { configFromOptions } from "../config-resolve.js";
 import { dockerBinFrom } from "../host-inputs.js";
 import { registryCredentialsFrom, type CredentialOptions } from "./credentials.js";
@@ -59,16 +59,9 @@ export async function verifyAction(options: VerifyOptions): Promise<void> {
   process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : `${result.reference}\n`);
 }
 
-/** A moving tag: any valid tag but the per-commit sha- tags, which name one commit forever. */
-function movingTag(value: string): string {
-  const tag = parseInput(tagSchema, value, "--to", "a tag such as main ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})");
-  if (tag.startsWith("sha-")) throw new InputError("--to", value, "a moving tag such as main, not a sha- tag (those never move)");
-  return tag;
-}
-
 export async function promoteAction(options: PromoteOptions): Promise<void> {
   const sha = parseInput(gitShaSchema, options.sha, "--sha", ALLOWED_SHA);
-  const tag = movingTag(options.to);
+  const tag = movingTag(options.to, "--to");
   const { image } = configFromOptions(options);
   const sources = registryCredentialsFrom(options, process.env);
   const client = registryClientFor(image, sources.credentials);

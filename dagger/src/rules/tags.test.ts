@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { commitTag, DirtyPublishError, tagsFor, type TagInput } from "./tags.js";
+import { commitTag, DirtyPublishError, movingTag, tagsFor, type TagInput } from "./tags.js";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const base: TagInput = { sha: SHA, dirty: false, branch: "main", mainBranch: "main", purpose: "publish" };
@@ -52,5 +52,13 @@ describe("commitTag", () => {
     expect(commitTag(SHA, false)).toBe(`sha-${SHA}`);
     expect(commitTag(SHA, true)).toBe(`sha-${SHA}-dirty`);
     expect(() => commitTag("nope", false)).toThrow(/sha="nope"/);
+  });
+});
+
+describe("movingTag", () => {
+  it("accepts a tag that may move and refuses the per-commit ones", () => {
+    expect(movingTag("main")).toBe("main");
+    expect(() => movingTag(`sha-${SHA}`, "--to")).toThrow(/--to="sha-.*not a sha- tag/);
+    expect(() => movingTag("-bad", "--to")).toThrow(/--to="-bad" is not valid: expected a tag such as main/);
   });
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ALLOWED_SHA, gitShaSchema } from "./git-state.js";
-import { TAG_PATTERN } from "./image-ref.js";
+import { TAG_PATTERN, tagSchema } from "./image-ref.js";
 import { InputError, parseInput } from "./validation.js";
 
 /** Where the image goes: a registry (publish) or the local Docker engine (load). */
@@ -61,4 +61,11 @@ export function tagsFor(input: TagInput): string[] {
 /** The immutable per-commit tag (`sha-<sha>[-dirty]`) that every other tag follows. */
 export function commitTag(sha: string, dirty: boolean): string {
   return `sha-${parseInput(gitShaSchema, sha, "sha", ALLOWED_SHA)}${dirty ? "-dirty" : ""}`;
+}
+
+/** A tag that may be moved (promote): any valid tag but the per-commit sha- tags, which name one commit forever. */
+export function movingTag(value: string, field = "to"): string {
+  const tag = parseInput(tagSchema, value, field, "a tag such as main ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})");
+  if (tag.startsWith("sha-")) throw new InputError(field, value, "a moving tag such as main, not a sha- tag (those never move)");
+  return tag;
 }
