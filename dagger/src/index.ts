@@ -31,6 +31,7 @@ import {
   type SandboxConfig,
   type TagPurpose,
 } from "./rules/index.js";
+import { FILES_EXCLUDES, GIT_METADATA_ONLY } from "./rules/build-spec.js";
 import { SMOKE_CHECKS } from "./rules/smoke-checks.js";
 import { RegistryClient, verifyTags, type RegistryCredentials } from "./registry/index.js";
 import { registryCredentials } from "./release/credentials.js";
@@ -74,14 +75,10 @@ export class Sandbox {
 
   constructor(
     // Only what the image needs: git internals, installed deps and build output stay out of the cache key.
-    @argument({
-      defaultPath: "/",
-      ignore: [".git", "**/node_modules", "**/.turbo", "**/.next", "**/dist", "**/coverage", "**/*.tsbuildinfo", ".pnpm-store"],
-    })
-    source: Directory,
-    // sandbox/ may hold node_modules from a local render of the process table: never part of the image.
-    @argument({ defaultPath: "/sandbox", ignore: ["node_modules"] }) files: Directory,
-    @argument({ defaultPath: "/", ignore: ["*", "!.git"] }) gitRepo: Directory,
+    // The lists are the rules' own (one list each), so a test can load the directories the same way.
+    @argument({ defaultPath: "/", ignore: SOURCE_EXCLUDES }) source: Directory,
+    @argument({ defaultPath: "/sandbox", ignore: FILES_EXCLUDES }) files: Directory,
+    @argument({ defaultPath: "/", ignore: GIT_METADATA_ONLY }) gitRepo: Directory,
     image = "ghcr.io/iterate/sandbox",
     mainBranch = "main",
     platform = "linux/amd64",

@@ -16,7 +16,7 @@ export const CONTEXT_LAYOUT = { source: "source", files: "files", git: "git" } a
 export const DOCKERFILE_PATH = `${CONTEXT_LAYOUT.files}/Dockerfile`;
 
 /** Never part of `source/`, whatever .gitignore says: git internals, installed deps, build output. */
-export const SOURCE_EXCLUDES = [
+export const SOURCE_EXCLUDES: string[] = [
   ".git",
   "**/node_modules",
   "**/.turbo",
@@ -25,7 +25,16 @@ export const SOURCE_EXCLUDES = [
   "**/coverage",
   "**/*.tsbuildinfo",
   ".pnpm-store",
-] as const;
+];
+
+/**
+ * What the module's `files` argument (this project's sandbox/ folder) leaves out: node_modules from a
+ * local render of the process table is never part of the image.
+ */
+export const FILES_EXCLUDES: string[] = ["node_modules"];
+
+/** The module's `gitRepo` argument keeps only `.git`, so unrelated files never change its cache key. */
+export const GIT_METADATA_ONLY: string[] = ["*", "!.git"];
 
 /** The optional BuildKit secret with extra CA certificates (PEM); used during the build, never stored. */
 export const CA_CERTS_SECRET_ID = "extra-ca-certs";
