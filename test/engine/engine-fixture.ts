@@ -1,0 +1,64 @@
+/**
+ * What the engine tests share: one engine session per test file, the fixture monorepo the CLI's image
+ * tests build, the base image where the engine can pull it, and ways to look inside a Dagger container
+ * and a Docker image with the same script.
+ */
+import { execFileSync } from "node:child_process";
+import { afterAll, beforeAll } from "vitest";
+import type { Container } from "@dagger.io/dagger";
+import { BASE_IMAGE, dockerOk } from "../image/docker.js";
+import { HOST_PLATFORM, REMOTE_URL, testCaBundle } from "../image/fixture.js";
+import { openEngineSession, type EngineSession } from "../support/dagger-engine.js";
+import type { SandboxArguments } from "../support/engine-sandbox.js";
+import { TEST_REGISTRY } from "../support/registry-fixture.js";
+
+/**
+ * The base image as the engine pulls it: the engine cannot read the Docker engine's image store, so
+ * the local base is pushed to the plain registry, and the engine's registry mirror for docker.io (see
+ * scripts/dagger-engine-setup.sh) serves `sandbox-test-base:bookworm-node` from there. Both executors
+ * then build FROM the same name, and their build arguments are the same.
+ */
+export function pushBaseImageForEngine(): void {
+  const mirrored = `${TEST_REGISTRY}/library/${BASE_IMAGE}`;
+  execFileSync("/usr/bin/docker", ["tag", BASE_IMAGE, mirrored]);
+  execFileSync("/usr/bin/docker", ["push", "--quiet", mirrored], { stdio: "ignore", timeout: 300_000 });
+}
+
+/** The settings of a test build, the same as the CLI tests' buildFlags (test/image/fixture.ts). */
+export function engineBuildArguments(image: string): SandboxArguments {
+  return {
+    image,
+    platform: HOST_PLATFORM,
+    baseImage: BASE_IMAGE,
+    agentClis: "",
+    corepackIntegrityKeys: "0",
+    sourceUrl: REMOTE_URL,
+    caCerts: testCaBundle().file,
+  };
+}
+
+/** Registers beforeAll/afterAll hooks that hold one engine session for the file; returns a getter. */
+export function useEngineSession(): () => EngineSession {
+  let session: EngineSession | undefined;
+  beforeAll(async () => {
+    session = await openEngineSession();
+    pushBaseImageForEngine();
+  }, 600_000);
+  afterAll(async () => {
+    await session?.close();
+  }, 600_000);
+  return () => {
+    if (!session) throw new Error("no engine session: beforeAll failed");
+    return session;
+  };
+}
+
+/** Runs a bash script as root in a Dagger container (no entry point); returns stdout. */
+export function inContainer(container: Container, script: string): Promise<string> {
+  return container.withUser("root").withExec(["bash", "-c", script]).stdout();
+}
+
+/** Runs the same kind of script as root in a Docker image (no entry point); returns stdout. */
+export function inDockerImage(tag: string, script: string): Promise<string> {
+  return dockerOk(["run", "--rm", "--user", "root", "--entrypoint", "bash", tag, "-c", script], { timeoutMs: 300_000 });
+}

@@ -1,0 +1,175 @@
+/**
+ * The module's `build` on the real Dagger engine, on the fixture monorepo the CLI's image tests use:
+ * the image runs and holds the commit; it is the same image `sandbox build` makes of that commit
+ * (file trees and configs compared, every difference listed); the CA secret is in no layer; and a
+ * one-file commit re-runs only the source and git steps.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Container } from "@dagger.io/dagger";
+import { dockerOk, isolateDockerConfig } from "../image/docker.js";
+import {
+  buildCheckout,
+  commitAll,
+  createFixtureRepo,
+  filesWithProcessTable,
+  git,
+  removeTempDirs,
+  REPO_PATH,
+  TEST_IMAGES,
+  TEST_PROCESS_TABLE,
+  tempDir,
+  testCaBundle,
+} from "../image/fixture.js";
+import { sandboxFor } from "../support/engine-sandbox.js";
+import { engineBuildArguments, inContainer, inDockerImage, useEngineSession } from "./engine-fixture.js";
+import { compareImages, describeTree, TREE_ROOTS, type ImageConfig } from "./image-compare.js";
+
+const session = useEngineSession();
+isolateDockerConfig();
+afterAll(removeTempDirs);
+
+let repo: string;
+let filesDir: string;
+let sha: string;
+let built: Container;
+
+beforeAll(async () => {
+  repo = createFixtureRepo();
+  filesDir = filesWithProcessTable(TEST_PROCESS_TABLE);
+  sha = git(repo, ["rev-parse", "HEAD"]);
+  built = await sandboxFor(repo, filesDir, engineBuildArguments(`${TEST_IMAGES}/engine`)).build(sha, false, "main");
+  await built.sync();
+}, 1_800_000);
+
+describe("build on the engine", () => {
+  it("runs as iterate with the checkout at the commit, a clean status and the dependencies installed", async () => {
+    const out = await built
+      .withExec([
+        "bash",
+        "-c",
+        [
+          "id -un",
+          "pwd",
+          "git rev-parse HEAD",
+          'echo "status:[$(git status --porcelain)]"',
+          "node packages/app/cli.js 5",
+        ].join(" && "),
+      ])
+      .stdout();
+    expect(out.split("\n")).toEqual(["iterate", REPO_PATH, sha, "status:[]", "fixture-app true true", ""]);
+  }, 600_000);
+
+  it("has the rules' labels on its config and is linux/amd64 like the host", async () => {
+    const labels = Object.fromEntries((await Promise.all((await built.labels()).map(async (label) => [await label.name(), await label.value()]))) as [string, string][]);
+    expect(labels).toMatchObject({
+      "org.opencontainers.image.revision": sha,
+      "org.opencontainers.image.source": "https://example.com/fixture/monorepo.git",
+    });
+    expect(await built.platform()).toBe(process.arch === "arm64" ? "linux/arm64" : "linux/amd64");
+  }, 600_000);
+
+  it("a dirty build shows the uncommitted change in git status", async () => {
+    const dirtyRepo = createFixtureRepo();
+    writeFileSync(join(dirtyRepo, "notes/today.md"), "edited, not committed\n");
+    const dirty = await sandboxFor(dirtyRepo, filesDir, engineBuildArguments(`${TEST_IMAGES}/engine`)).build(git(dirtyRepo, ["rev-parse", "HEAD"]), true, "main");
+    const out = await dirty.withExec(["bash", "-c", "git status --porcelain && cat notes/today.md"]).stdout();
+    expect(out).toBe(" M notes/today.md\nedited, not committed\n");
+  }, 1_200_000);
+});
+
+describe("the same image as sandbox build", () => {
+  it("has the same file tree and config as the CLI's image of the same commit; every difference is named", async () => {
+    const cli = await buildCheckout({ repo, filesDir, image: `${TEST_IMAGES}/engine-compare` });
+    const script = describeTree(TREE_ROOTS);
+    const [cliTree, daggerTree] = await Promise.all([inDockerImage(cli.tag, script), inContainer(built, script)]);
+    const inspected = JSON.parse(await dockerOk(["image", "inspect", "--format", "{{json .Config}}", cli.tag])) as {
+      Env: string[] | null;
+      Entrypoint: string[] | null;
+      Cmd: string[] | null;
+      User: string;
+      WorkingDir: string;
+      Labels: Record<string, string> | null;
+    };
+    const cliConfig: ImageConfig = {
+      env: inspected.Env ?? [],
+      entrypoint: inspected.Entrypoint ?? [],
+      cmd: inspected.Cmd ?? [],
+      user: inspected.User,
+      workdir: inspected.WorkingDir,
+      labels: inspected.Labels ?? {},
+    };
+    const daggerConfig: ImageConfig = {
+      env: await Promise.all((await built.envVariables()).map(async (v) => `${await v.name()}=${await v.value()}`)),
+      entrypoint: await built.entrypoint(),
+      cmd: await built.defaultArgs(),
+      user: await built.user(),
+      workdir: await built.workdir(),
+      labels: Object.fromEntries((await Promise.all((await built.labels()).map(async (l) => [await l.name(), await l.value()]))) as [string, string][]),
+    };
+    const report = compareImages({ tree: cliTree, config: cliConfig }, { tree: daggerTree, config: daggerConfig });
+    console.log(`[engine tests] CLI image vs Dagger image: ${report.compared} paths compared\n${report.lines.join("\n") || "no differences"}`);
+    expect(report.compared).toBeGreaterThan(500);
+    expect(report.unexplained).toEqual([]);
+  }, 1_800_000);
+});
+
+describe("secrets", () => {
+  it("leaves the CA bundle in no layer, config or history of the exported image, nor in the engine's log", async () => {
+    const dir = tempDir("engine-export");
+    const tarball = join(dir, "image.tar");
+    await built.export(tarball);
+    execFileSync("tar", ["-xf", tarball], { cwd: dir });
+    rmSync(tarball);
+    const blobs = readdirSync(join(dir, "blobs/sha256"));
+    expect(blobs.length).toBeGreaterThan(10);
+    // Layers are gzip: look inside each, and at the config and manifests as they are.
+    const { marker } = testCaBundle();
+    const found: string[] = [];
+    for (const blob of blobs) {
+      const path = join(dir, "blobs/sha256", blob);
+      const text = spawnSync("sh", ["-c", 'gzip -dc "$1" 2>/dev/null || cat "$1"', "sh", path], { maxBuffer: 2 * 1024 * 1024 * 1024 }).stdout;
+      if (text.includes(marker)) found.push(blob);
+    }
+    expect(found).toEqual([]);
+    const engineLog = spawnSync("/usr/bin/docker", ["logs", engineContainerName()], { encoding: "utf8", maxBuffer: 512 * 1024 * 1024 });
+    expect(engineLog.status).toBe(0);
+    expect(`${engineLog.stdout}${engineLog.stderr}`).not.toContain(marker);
+    expect(session().log.text()).not.toContain(marker);
+  }, 1_200_000);
+});
+
+describe("cache", () => {
+  it("after a one-file commit, re-runs only the source and git steps and downloads no dependency", async () => {
+    writeFileSync(join(repo, "notes/today.md"), "second note\n");
+    const next = commitAll(repo, "one-file commit", "2026-01-02T00:00:00Z");
+    const mark = session().log.mark();
+    const rebuilt = await sandboxFor(repo, filesDir, engineBuildArguments(`${TEST_IMAGES}/engine`)).build(next, false, "main");
+    expect(await rebuilt.withExec(["bash", "-c", "git rev-parse HEAD && cat notes/today.md"]).stdout()).toBe(`${next}\nsecond note\n`);
+    const steps = session().log.since(mark);
+    console.log(`[engine tests] one-file rebuild progress:\n${steps.slice(-6000)}`);
+    const ran = dockerfileSteps(steps).filter((step) => !step.cached);
+    expect(ran.map((step) => step.title)).not.toEqual(expect.arrayContaining([expect.stringMatching(/deps\.sh|pnpm (fetch|install)/)]));
+  }, 1_200_000);
+});
+
+function engineContainerName(): string {
+  const host = process.env._EXPERIMENTAL_DAGGER_RUNNER_HOST ?? "";
+  return host.replace(/^docker-container:\/\//, "");
+}
+
+/** Dockerfile steps in the engine's plain progress (`RUN …` vertices) and whether each was cached. */
+function dockerfileSteps(log: string): { title: string; cached: boolean }[] {
+  const steps = new Map<string, { title: string; cached: boolean }>();
+  for (const line of log.split("\n")) {
+    const run = /(RUN|COPY) (.*)$/.exec(line);
+    if (!run) continue;
+    const title = `${run[1]} ${run[2]}`.replace(/\s+(DONE|CACHED).*$/, "");
+    const step = steps.get(title) ?? { title, cached: false };
+    if (/CACHED/.test(line)) step.cached = true;
+    steps.set(title, step);
+  }
+  return [...steps.values()];
+}
