@@ -385,5 +385,4 @@ tool (
 	github.com/dagger/dagger/cmd/dnsname
 	github.com/dagger/dagger/cmd/engine
 	github.com/dagger/dagger/cmd/init
-	github.com/opencontainers/runc
 )
