@@ -228,7 +228,7 @@ jobs:
     steps:
       - uses: dagger/dagger-for-github@v8.4.1
         with:
-          version: "0.21.9"${extra}
+          version: "0.21.8"${extra}
       - env:
           TOKEN: x
         run: |
@@ -266,7 +266,7 @@ ${run
   });
 
   test("a Dagger version other than the module's is caught, in every way a file pins it", () => {
-    expect(problems(workflow("dagger check").replace('"0.21.9"', '"0.20.0"')).join("\n")).toMatch(/pins Dagger 0\.20\.0/);
+    expect(problems(workflow("dagger check").replace('"0.21.8"', '"0.20.0"')).join("\n")).toMatch(/pins Dagger 0\.20\.0/);
     const other = (text: string) => problems(text, "ci-examples/other/pipeline.yml").join("\n");
     expect(other("env:\n  DAGGER_VERSION: 0.19.1\nsteps:\n  - command: dagger check\n")).toMatch(/pins Dagger 0\.19\.1/);
     expect(other("steps:\n  - command: curl -fsSL https://dl.dagger.io/dagger/install.sh | DAGGER_VERSION=0.18.0 sh\n")).toMatch(/pins Dagger 0\.18\.0/);

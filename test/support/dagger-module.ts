@@ -3,7 +3,7 @@
  * source into its API, the registration that tells the engine about it, and the invoker that runs a
  * function call. Inside an engine these run in the module's container; here they talk to a
  * DaggerRecorder. They are not part of the SDK's public exports, so they are reached by path and tied
- * to the installed SDK version (0.21.9).
+ * to the installed SDK version (0.21.8).
  */
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import type Module from "node:module";
