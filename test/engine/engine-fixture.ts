@@ -13,15 +13,15 @@ import type { SandboxArguments } from "../support/engine-sandbox.js";
 import { TEST_REGISTRY } from "../support/registry-fixture.js";
 
 /**
- * The base image as the engine pulls it: the engine cannot read the Docker engine's image store, so
- * the local base is pushed to the plain registry, and the engine's registry mirror for docker.io (see
- * scripts/dagger-engine-setup.sh) serves `sandbox-test-base:bookworm-node` from there. Both executors
- * then build FROM the same name, and their build arguments are the same.
+ * The base image as both executors pull it: the engine cannot read the Docker engine's image store,
+ * so the local base is pushed to the plain registry, and the CLI's comparison build names the same
+ * reference, so the two builds get the same build arguments.
  */
+export const ENGINE_BASE_IMAGE = `${TEST_REGISTRY}/sandbox-test-base:bookworm-node`;
+
 export function pushBaseImageForEngine(): void {
-  const mirrored = `${TEST_REGISTRY}/library/${BASE_IMAGE}`;
-  execFileSync("/usr/bin/docker", ["tag", BASE_IMAGE, mirrored]);
-  execFileSync("/usr/bin/docker", ["push", "--quiet", mirrored], { stdio: "ignore", timeout: 300_000 });
+  execFileSync("/usr/bin/docker", ["tag", BASE_IMAGE, ENGINE_BASE_IMAGE]);
+  execFileSync("/usr/bin/docker", ["push", "--quiet", ENGINE_BASE_IMAGE], { stdio: "ignore", timeout: 300_000 });
 }
 
 /** The settings of a test build, the same as the CLI tests' buildFlags (test/image/fixture.ts). */
@@ -29,7 +29,7 @@ export function engineBuildArguments(image: string): SandboxArguments {
   return {
     image,
     platform: HOST_PLATFORM,
-    baseImage: BASE_IMAGE,
+    baseImage: ENGINE_BASE_IMAGE,
     agentClis: "",
     corepackIntegrityKeys: "0",
     sourceUrl: REMOTE_URL,
