@@ -32,6 +32,8 @@ export class RegistryStub {
   /** `127.0.0.1:<port>`, as an image reference names the registry. */
   address = "";
   readonly requests: StubRequest[] = [];
+  /** A faulty registry: answers 201 to a manifest PUT under a tag but leaves the tag where it was. */
+  ignoreTagMoves = false;
   private readonly manifests = new Map<string, StoredManifest>();
   private readonly tags = new Map<string, string>();
   private readonly server = createServer((req, res) => {
@@ -120,7 +122,7 @@ export class RegistryStub {
       const digest = digestOf(body);
       const mediaType = (req.headers["content-type"] ?? "").split(";")[0]?.trim() || OCI_MANIFEST;
       this.manifests.set(`${repository}@${digest}`, { bytes: body, mediaType });
-      if (!reference.startsWith("sha256:")) this.tags.set(`${repository}:${reference}`, digest);
+      if (!reference.startsWith("sha256:") && !this.ignoreTagMoves) this.tags.set(`${repository}:${reference}`, digest);
       res.writeHead(201, { "Docker-Content-Digest": digest, Location: `/v2/${repository}/manifests/${digest}` }).end();
       return;
     }
