@@ -1,11 +1,11 @@
-import type { Promotion, RegistryClient, RegistryCredentials, TagDigest } from "../../dagger/src/registry/index.js";
-import { publishRelease } from "../../dagger/src/release/publish.js";
+import type { RegistryClient, RegistryCredentials } from "../../dagger/src/registry/index.js";
+import { publishRelease, type PublishedRelease } from "../../dagger/src/release/publish.js";
 import { taggedAddresses } from "../../dagger/src/rules/index.js";
 import { CommandFailedError } from "../errors.js";
 import { withDockerCredentials } from "./docker-config.js";
 import { findLocalImage, pushImage, type PushRetry } from "./local-image.js";
 import type { ProgramRunner } from "./program.js";
-import { runSmokeChecks, type SmokeResult } from "./run-smoke-checks.js";
+import { runSmokeChecks } from "./run-smoke-checks.js";
 import type { SmokeCheck } from "./smoke-checks.js";
 import type { PublishTarget } from "./target.js";
 
@@ -25,16 +25,8 @@ export interface PublishDeps {
   pushRetry?: Partial<PushRetry>;
 }
 
-export interface PublishResult {
-  repository: string;
-  digest: string;
-  /** `<repository>@sha256:…`. */
-  reference: string;
-  tags: TagDigest[];
-  checks: SmokeResult[];
-  /** The moving tags (`main`) and where they went from. */
-  promotions: Promotion[];
-}
+/** What `sandbox publish --json` prints: the shared release's result without the per-tag references. */
+export type PublishResult = Pick<PublishedRelease, "repository" | "digest" | "reference" | "tags" | "checks" | "promotions">;
 
 /**
  * Publishes the locally built image of a commit through the shared release flow (publishRelease:
