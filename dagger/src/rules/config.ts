@@ -88,8 +88,9 @@ const RULES: { [K in keyof SandboxConfig]: FieldRule<SandboxConfig[K]> } = {
 function parseField<T>(rule: FieldRule<T>, key: ConfigKey, raw: string, source: string): T {
   try {
     return rule.parse(raw);
-  } catch {
-    throw new InputError(source, raw, CONFIG_FIELDS[key].allowed);
+  } catch (error) {
+    // An image reference parser says precisely what is wrong (a tag, uppercase in the path): keep that.
+    throw new InputError(source, raw, error instanceof InputError ? error.allowed : CONFIG_FIELDS[key].allowed);
   }
 }
 
