@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseImageRef, parseRepository, type ImageRef } from "./image-ref.js";
+import { parseImageRef, parseRepository, UppercaseRepositoryError, type ImageRef } from "./image-ref.js";
 import { CONFIG_FIELDS, DEFAULTS, envVarOf, PLATFORMS, type ConfigKey } from "./config-fields.js";
 import { InputError } from "./validation.js";
 
@@ -89,8 +89,8 @@ function parseField<T>(rule: FieldRule<T>, key: ConfigKey, raw: string, source: 
   try {
     return rule.parse(raw);
   } catch (error) {
-    // An image reference parser says precisely what is wrong (a tag, uppercase in the path): keep that.
-    throw new InputError(source, raw, error instanceof InputError ? error.allowed : CONFIG_FIELDS[key].allowed);
+    // Uppercase in an image path gets its own explanation, with the lowercased name.
+    throw new InputError(source, raw, error instanceof UppercaseRepositoryError ? error.allowed : CONFIG_FIELDS[key].allowed);
   }
 }
 

@@ -22,6 +22,11 @@ const DEFAULT_REGISTRY = "docker.io";
 export const tagSchema = z.string().regex(TAG_PATTERN);
 export const digestSchema = z.string().regex(DIGEST_PATTERN);
 
+/** A reference whose one fault is uppercase in the repository path; `allowed` shows it lowercased. */
+export class UppercaseRepositoryError extends InputError {
+  override name = "UppercaseRepositoryError";
+}
+
 const ALLOWED_REFERENCE =
   "an image reference [registry[:port]/]lowercase/path[:tag][@sha256:<64 hex>], tag matching [A-Za-z0-9_][A-Za-z0-9._-]{0,127}";
 
@@ -69,7 +74,7 @@ export function parseImageRef(input: string, field = "image"): ImageRef {
     if (components.every((c) => PATH_COMPONENT_PATTERN.test(c.toLowerCase()))) {
       const path = components.map((c) => c.toLowerCase()).join("/");
       const lowercased = `${explicitRegistry ? `${registry.toLowerCase()}/` : ""}${path}${tag !== undefined ? `:${tag}` : ""}${digest !== undefined ? `@${digest}` : ""}`;
-      throw new InputError(field, input, `a lowercase repository path (OCI repository names are lowercase): ${lowercased}`);
+      throw new UppercaseRepositoryError(field, input, `a lowercase repository path (OCI repository names are lowercase): ${lowercased}`);
     }
     fail();
   }
