@@ -41,6 +41,8 @@ const snapshotPosts = () => fake.requests.filter((r) => r.method === "POST" && r
 
 describe("sandbox snapshot daytona", () => {
   it("creates the snapshot, prints each state change on stderr and the name and id on stdout", async () => {
+    // Each state lasts long enough that a poll every 50 ms sees it even on a loaded machine.
+    fake.phases = buildsFine(1500);
     const run = await sandbox(daytona("--image-ref", IMAGE_REF), env);
     expect(run.status, run.stderr).toBe(0);
     const id = fake.snapshot(NAME)?.id;
