@@ -67,6 +67,8 @@ describe("introspected API", () => {
       ["sourceUrl", "STRING_KIND", DEFAULTS.sourceUrl],
       ["caCerts", "File", "optional"],
       ["corepackIntegrityKeys", "STRING_KIND", DEFAULTS.corepackIntegrityKeys],
+      ["lifecycleScripts", "STRING_KIND", DEFAULTS.lifecycleScripts],
+      ["repoPath", "STRING_KIND", DEFAULTS.repoPath],
     ]);
   });
 
