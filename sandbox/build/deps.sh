@@ -22,6 +22,7 @@ NPM_CACHE=/var/cache/iterate-sandbox/npm
 # npm's default cache, where the runtime npm cache volume mounts.
 IMAGE_NPM_CACHE="$HOME/.npm"
 INSTALLED_MARKER=node_modules/.sandbox-installed-lockfile
+COREPACK_TIMEOUT_SECONDS=300
 LIFECYCLE_SCRIPT_NAMES=(preinstall install postinstall preprepare prepare postprepare)
 
 # Corepack skips its signature check when COREPACK_INTEGRITY_KEYS is set at all, even empty (as an
@@ -63,16 +64,24 @@ record_installed_lockfile() {
 }
 
 # corepack install, with its failures explained: a signature it cannot verify is most often its
-# bundled keys lagging the npm registry's signing keys, which a build setting fixes.
+# bundled keys lagging the npm registry's signing keys, which a build setting fixes. A network
+# failure or a stall (each attempt is bounded) is retried with backoff.
 corepack_install() {
-  local spec="$1" output rc=0
-  output="$(corepack install --global "$spec" 2>&1)" || rc=$?
-  printf '%s\n' "$output" >&2
-  (( rc == 0 )) && return 0
-  if grep -qiE 'signature|integrity' <<<"$output"; then
-    die "corepack could not verify the npm registry signature of $spec ($(grep -iE 'signature|integrity' <<<"$output" | head -n 1 | sed 's/^ *//')). Corepack's bundled keys may lag the registry's signing keys: give current keys with --corepack-integrity-keys '{\"npm\":[{\"keyid\":\"SHA256:...\",\"key\":\"...\"}]}' (env COREPACK_INTEGRITY_KEYS; the registry lists them at https://registry.npmjs.org/-/npm/v1/keys), or turn the check off with --corepack-integrity-keys 0"
-  fi
-  die "corepack install --global $spec failed (exit $rc, output above): check that packageManager names a published version and that the registry is reachable"
+  local spec="$1" output rc attempt
+  for attempt in 1 2 3; do
+    rc=0
+    output="$(timeout "$COREPACK_TIMEOUT_SECONDS" corepack install --global "$spec" 2>&1)" || rc=$?
+    printf '%s\n' "$output" >&2
+    (( rc == 0 )) && return 0
+    if grep -qiE 'signature|integrity' <<<"$output"; then
+      die "corepack could not verify the npm registry signature of $spec ($(grep -iE 'signature|integrity' <<<"$output" | head -n 1 | sed 's/^ *//')). Corepack's bundled keys may lag the registry's signing keys: give current keys with --corepack-integrity-keys '{\"npm\":[{\"keyid\":\"SHA256:...\",\"key\":\"...\"}]}' (env COREPACK_INTEGRITY_KEYS; the registry lists them at https://registry.npmjs.org/-/npm/v1/keys), or turn the check off with --corepack-integrity-keys 0"
+    fi
+    if (( attempt < 3 )); then
+      log "corepack install --global $spec failed (exit $rc$( (( rc == 124 )) && echo ", no answer within $COREPACK_TIMEOUT_SECONDS s")); retrying in $(( attempt * attempt * 5 )) s"
+      sleep $(( attempt * attempt * 5 ))
+    fi
+  done
+  die "corepack install --global $spec failed 3 times (last exit $rc, output above): check that packageManager names a published version and that the npm registry is reachable from the build (behind a TLS-intercepting proxy, give its CA with --ca-certs)"
 }
 
 # The package manager named by the repo's packageManager field: pnpm through corepack (npm when the
@@ -118,6 +127,10 @@ fetch() {
     pnpm)
       log "pnpm fetch: downloading every package in pnpm-lock.yaml into the store"
       with_store pnpm fetch --store-dir "$PNPM_STORE_PATH"
+      # pnpm fetch also imports the packages into node_modules/.pnpm, as copies (the store is a cache
+      # mount, another filesystem). Left in this layer, they would be a second copy of every package,
+      # and the install step would keep them instead of hardlinking the image's store.
+      rm -rf node_modules
       ;;
     npm) log "npm: no separate fetch step; npm ci downloads through the npm cache mount" ;;
   esac
@@ -136,6 +149,7 @@ install() {
         pnpm_install --prefer-offline
         cp -an "$PNPM_STORE_PATH/." "$STORE_CACHE/"
       fi
+      log "node_modules: $(find node_modules/.pnpm -type f -links +1 | wc -l) package files hardlinked to the store, $(find node_modules/.pnpm -type f -links 1 | wc -l) not"
       # Only what node_modules links to stays: pnpm removes store files that have no other link.
       pnpm store prune --store-dir "$PNPM_STORE_PATH" >&2
       log "store: $(du -sh "$PNPM_STORE_PATH" | cut -f1) at $PNPM_STORE_PATH; with node_modules (hardlinks counted once) $(du -sch "$PNPM_STORE_PATH" node_modules | tail -n 1 | cut -f1)"
