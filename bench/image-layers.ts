@@ -8,7 +8,7 @@
  * - a one-package `pnpm add` in a container whose store volume is new (filled from the image when it
  *   carries the store): packages downloaded and bytes received on the container's network interface.
  *
- *   npx tsc -p bench/tsconfig.json && node dist/bench/image-layers.js [--large] [--before <git-ref>]
+ *   npx tsc -p bench/tsconfig.json && node dist/bench/image-layers.js [--large] [--before <git-ref>] [--warm]
  *
  * Prints a markdown summary and the raw figures as JSON.
  */
@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { specForCheckout } from "../src/build/checkout-spec.js";
 import { assembleContext } from "../src/build/context.js";
 import { dockerBuild } from "../src/build/docker-build.js";
-import { namespacedSandboxFiles } from "./build-cache.js";
+import { namespacedSandboxFiles, SANDBOX_DIR } from "./build-cache.js";
 import { cleanupAll, onCleanup } from "./cleanup.js";
 import { createMonorepo, lockfilePackageCount, tempDir } from "./fixture.js";
 import { BASE_IMAGE, CA_BUNDLE, COREPACK_INTEGRITY_KEYS, DOCKER, docker, log, tryDocker } from "./proc.js";
@@ -37,6 +37,8 @@ interface Figures {
 
 const args = process.argv.slice(2);
 const large = args.includes("--large");
+// --warm: the project's own cache ids (warm caches: quicker, same bytes); default: cold, ids of this run.
+const warm = args.includes("--warm");
 const beforeRef = args.includes("--before") ? args[args.indexOf("--before") + 1] : undefined;
 const runId = `${process.pid}`;
 
@@ -67,7 +69,9 @@ async function measure(label: string, filesDir: string, repo: string, packages: 
   const layers = history
     .map((line) => {
       const [bytes, step] = line.split("\t");
-      return { bytes: Number(bytes), step: (step ?? "").replace(/\s+/g, " ").replace(/--mount=\S+ /g, "").slice(0, 90) };
+      // The end of the instruction names the step (e.g. `bash /tmp/deps.sh install`); the base image's layers have none.
+      const text = (step ?? "").replace(/\s+/g, " ").trim();
+      return { bytes: Number(bytes), step: text ? text.slice(-70) : "(base image)" };
     })
     .filter((layer) => layer.bytes > 1024 * 1024);
   const du = (await docker(["run", "--rm", imageId, "bash", "-c", 'du -sk "$PNPM_STORE_PATH" | cut -f1; du -sk node_modules | cut -f1; du -sck "$PNPM_STORE_PATH" node_modules | tail -n 1 | cut -f1'])).stdout.trim().split("\n").map(Number);
@@ -79,7 +83,7 @@ async function measure(label: string, filesDir: string, repo: string, packages: 
     "before=$(cat /sys/class/net/eth0/statistics/rx_bytes); pnpm add camelcase@6.3.0 --filter @bench/cli --ignore-scripts --prefer-offline --reporter=append-only 2>&1; echo rx=$(( $(cat /sys/class/net/eth0/statistics/rx_bytes) - before ))",
   ]);
   const addSeconds = (now() - addStart) / 1000;
-  const downloaded = [...add.stdout.matchAll(/downloaded (\d+)/g)].map((m) => Number(m[1])).pop() ?? null;
+  const downloaded = [...add.stdout.matchAll(/downloaded (\d+), added \d+, done/g)].map((m) => Number(m[1])).pop() ?? null;
   const rxBytes = Number(/rx=(\d+)/.exec(add.stdout)?.[1] ?? Number.NaN);
   return {
     label,
@@ -111,7 +115,7 @@ try {
   const packages = lockfilePackageCount(readFileSync(join(repo.dir, "pnpm-lock.yaml"), "utf8"));
   const results: Figures[] = [];
   if (beforeRef) results.push(await measure(`before-${large ? "large" : "bench"}`, sandboxFilesAtNamespaced(beforeRef), repo.dir, packages));
-  results.push(await measure(`after-${large ? "large" : "bench"}`, namespacedSandboxFiles(`bench-${runId}-a`), repo.dir, packages));
+  results.push(await measure(`after-${large ? "large" : "bench"}`, warm ? SANDBOX_DIR : namespacedSandboxFiles(`bench-${runId}-a`), repo.dir, packages));
   for (const figures of results) process.stdout.write(`${summary(figures)}\n\n`);
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 } finally {
@@ -122,6 +126,6 @@ try {
 function sandboxFilesAtNamespaced(ref: string): string {
   const dir = sandboxFilesAt(ref);
   const dockerfile = join(dir, "sandbox", "Dockerfile");
-  writeFileSync(dockerfile, readFileSync(dockerfile, "utf8").replaceAll("id=iterate-sandbox-", `id=bench-${runId}-b-`));
+  if (!warm) writeFileSync(dockerfile, readFileSync(dockerfile, "utf8").replaceAll("id=iterate-sandbox-", `id=bench-${runId}-b-`));
   return join(dir, "sandbox");
 }
