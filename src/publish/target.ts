@@ -8,7 +8,7 @@ import {
   type SandboxConfig,
 } from "../../dagger/src/rules/index.js";
 import { configFromOptions } from "../config-resolve.js";
-import { checkoutIdentity, GitStateError, readGitState } from "../git-state.js";
+import { GitStateError, readGitState } from "../git-state.js";
 
 /** What to publish or verify: the repository, the commit and the tags the rules give it. */
 export interface PublishTarget {
@@ -46,9 +46,8 @@ async function checkoutState(options: TargetOptions): Promise<GitState | null> {
  * so, which keeps a stray publish of an old sha from moving `main` backwards.
  */
 export async function publishTargetFor(options: TargetOptions, env: NodeJS.ProcessEnv = process.env): Promise<PublishTarget> {
+  const config = configFromOptions(options, env);
   const git = await checkoutState(options);
-  // The repo path the smoke checks look at is the one the image was built with: the checkout's identity.
-  const config = configFromOptions(options, env, git ? await checkoutIdentity(git) : undefined);
   const sha = options.sha !== undefined ? parseInput(gitShaSchema, options.sha, "--sha", ALLOWED_SHA) : (git as GitState).sha;
   const atHead = git !== null && git.sha === sha;
   const branch = options.branch ?? (atHead ? git.branch : null);
