@@ -118,17 +118,17 @@ describe.skipIf(!ready)("real monorepo shapes, built with `sandbox build`", () =
       // Package files in node_modules are hardlinks of store files (a layer holds each once). Not linked:
       // bin shims pnpm writes, bins it makes executable in the scripts step, patched packages (the patch
       // is applied to a copy) and what install scripts rewrite: a few files.
-      const counts = await dockerOk(["run", "--rm", built.tag, "bash", "-c", [
-        'echo "$(find "$PNPM_STORE_PATH" -type f | wc -l)"',
-        'echo "$(find node_modules/.pnpm -type f -links +1 | wc -l)"',
-        'echo "$(find node_modules/.pnpm -type f -links 1 | wc -l)"',
+      const out = await dockerOk(["run", "--rm", built.tag, "bash", "-c", [
+        'find node_modules/.pnpm -type f -links +1 | wc -l',
         'f=node_modules/.pnpm/is-odd@3.0.1/node_modules/is-odd/index.js; find "$PNPM_STORE_PATH" -inum "$(stat -c %i $f)" | wc -l',
+        "find node_modules/.pnpm -type f -links 1",
       ].join("; ")]);
-      const [storeFiles, linked, single, isOddInStore] = counts.trim().split("\n").map(Number) as [number, number, number, number];
-      console.log(`[image tests] pnpm store: ${storeFiles} files; node_modules/.pnpm: ${linked} files hardlinked to it, ${single} not`);
-      expect(isOddInStore).toBe(1);
-      expect(linked).toBeGreaterThan(100);
-      expect(single * 20).toBeLessThan(linked);
+      const [linked, isOddInStore, ...single] = out.trim().split("\n");
+      console.log(`[image tests] node_modules/.pnpm: ${linked} files hardlinked to the store, ${single.length} not: ${single.join(", ")}`);
+      expect(Number(isOddInStore)).toBe(1);
+      expect(Number(linked)).toBeGreaterThan(20);
+      const known = /_patch_hash=|\/\.bin\/|\/esbuild\/bin\/|\/husky\/bin\.js$|\/\.modules\.yaml$|\/lock\.yaml$/;
+      expect(single.filter((path) => !known.test(path))).toEqual([]);
 
       const volume = newVolume("pnpm-store");
       const add = await docker(
