@@ -99,3 +99,16 @@ export async function unreadableMounts(mounts: SyncMounts, platform = process.pl
   }
   return problems;
 }
+
+/** The volume that keeps npm's cache across sandboxes (like the pnpm store volume, for npm repos). */
+export const NPM_CACHE_VOLUME = "iterate-npm-cache";
+
+/**
+ * The npm cache volume and where it mounts: npm's default cache of the image's user (`~/.npm`), which
+ * the image fills with the lockfile's tarballs, so a new volume starts as the image's copy (Docker
+ * copies the image's content into an empty named volume) and an install after a lockfile change
+ * downloads only what changed.
+ */
+export function npmCacheMount(user: string): { volume: string; path: string } {
+  return { volume: NPM_CACHE_VOLUME, path: `/home/${user}/.npm` };
+}

@@ -68,6 +68,8 @@ describe("introspected API", () => {
       ["sourceUrl", "STRING_KIND", "https://github.com/iterate/iterate"],
       ["caCerts", "File", "optional"],
       ["corepackIntegrityKeys", "STRING_KIND", ""],
+      ["lifecycleScripts", "STRING_KIND", "run"],
+      ["repoPath", "STRING_KIND", "/home/iterate/src/github.com/iterate/iterate"],
     ]);
   });
 

@@ -72,6 +72,8 @@ test("the constructor returns plain JSON state: object IDs and the arguments as 
     agentClis: "@anthropic-ai/claude-code,opencode-ai",
     sourceUrl: "https://github.com/iterate/iterate",
     corepackIntegrityKeys: "",
+    lifecycleScripts: "run",
+    repoPath: "/home/iterate/src/github.com/iterate/iterate",
   });
 });
 

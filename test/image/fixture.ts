@@ -243,6 +243,7 @@ export function buildFlags(image: string, agentClis = ""): Record<string, string
     repoPath: REPO_PATH,
     user: "iterate",
     pnpmStorePath: "/home/iterate/.pnpm-store",
+    lifecycleScripts: "run",
   };
 }
 
@@ -264,6 +265,8 @@ export interface BuildCheckoutOptions {
   /** The image repository, e.g. iterate-sandbox-test/npm: one per kind of build, so tags never collide. */
   image: string;
   agentClis?: string;
+  /** Settings over buildFlags' (commander's option names), e.g. { lifecycleScripts: "skip" }. */
+  flags?: Record<string, string>;
 }
 
 // One context directory per checkout, kept between its builds as `sandbox build` keeps it.
@@ -274,7 +277,7 @@ const contextDirs = new Map<string, string>();
  * one build at a time across test files. A failed build throws the CLI's error (the log's tail).
  */
 export async function buildCheckout(options: BuildCheckoutOptions): Promise<BuiltImage> {
-  const { git, spec } = await specForCheckout({ source: options.repo, for: "local", ...buildFlags(options.image, options.agentClis) });
+  const { git, spec } = await specForCheckout({ source: options.repo, for: "local", ...buildFlags(options.image, options.agentClis), ...options.flags });
   let contextDir = contextDirs.get(git.checkout);
   if (!contextDir) contextDirs.set(git.checkout, (contextDir = tempDir("context")));
   await assembleContext(git, options.filesDir, contextDir);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseImageRef, parseRepository, UppercaseRepositoryError, type ImageRef } from "./image-ref.js";
-import { CONFIG_FIELDS, DEFAULTS, envVarOf, PLATFORMS, type ConfigKey } from "./config-fields.js";
+import { CONFIG_FIELDS, DEFAULTS, envVarOf, LIFECYCLE_SCRIPTS_MODES, PLATFORMS, type ConfigKey } from "./config-fields.js";
+import { repoPathFor, type RepoIdentity } from "./identity.js";
 import { InputError } from "./validation.js";
 
 export { DEFAULTS, PLATFORMS } from "./config-fields.js";
@@ -21,9 +22,12 @@ export interface SandboxConfig {
   platform: Platform;
   baseImage: string;
   agentClis: string[];
+  /** The repository the image is for (labels, the image's origin remote); "" for none. */
   sourceUrl: string;
   /** COREPACK_INTEGRITY_KEYS for the package manager step: "" (check with corepack's keys), "0" (no check) or a JSON of keys. */
   corepackIntegrityKeys: string;
+  /** Whether the build runs the workspace's own lifecycle scripts. */
+  lifecycleScripts: (typeof LIFECYCLE_SCRIPTS_MODES)[number];
   /** Full reference of the image local sandboxes run (LOCAL_DOCKER_IMAGE_NAME). */
   localImageName: string | undefined;
   localRepoCheckout: string | undefined;
@@ -62,8 +66,8 @@ const corepackIntegrityKeys = (raw: string) => {
 
 const RULES: { [K in keyof SandboxConfig]: FieldRule<SandboxConfig[K]> } = {
   image: { parse: (raw) => parseRepository(raw, "image"), fallback: parseRepository(DEFAULTS.image, "image") },
-  repoPath: { parse: byPath, fallback: DEFAULTS.repoPath },
   user: { parse: (raw) => unixUser.parse(raw), fallback: DEFAULTS.user },
+  repoPath: { parse: byPath, fallback: DEFAULTS.repoPath },
   pnpmStorePath: { parse: byPath, fallback: DEFAULTS.pnpmStorePath },
   pnpmStoreVolume: { parse: (raw) => volumeName.parse(raw), fallback: DEFAULTS.pnpmStoreVolume },
   snapshotName: { parse: (raw) => snapshotName.parse(raw), fallback: undefined },
@@ -77,8 +81,9 @@ const RULES: { [K in keyof SandboxConfig]: FieldRule<SandboxConfig[K]> } = {
     parse: (raw) => raw.split(/[\s,]+/).filter((spec) => spec.length > 0).map((spec) => npmSpec.parse(spec)),
     fallback: [...DEFAULTS.agentClis],
   },
-  sourceUrl: { parse: (raw) => httpUrl.parse(raw), fallback: DEFAULTS.sourceUrl },
+  sourceUrl: { parse: (raw) => (raw === "" ? raw : httpUrl.parse(raw)), fallback: DEFAULTS.sourceUrl },
   corepackIntegrityKeys: { parse: corepackIntegrityKeys, fallback: DEFAULTS.corepackIntegrityKeys },
+  lifecycleScripts: { parse: (raw) => z.enum(LIFECYCLE_SCRIPTS_MODES).parse(raw), fallback: DEFAULTS.lifecycleScripts },
   localImageName: { parse: (raw) => (parseImageRef(raw), raw), fallback: undefined },
   localRepoCheckout: { parse: byPath, fallback: undefined },
   localGitDir: { parse: byPath, fallback: undefined },
@@ -97,8 +102,11 @@ function parseField<T>(rule: FieldRule<T>, key: ConfigKey, raw: string, source: 
 /**
  * Resolves the configuration: a flag wins over its env var, which wins over the default.
  * An empty env var counts as unset. Every bad value throws an InputError naming the flag or env var.
+ * With the checkout's identity (see identity.ts), the source URL and repo path default to the
+ * checkout's own (`/home/<user>/src/<host>/<owner>/<repo>`, with the resolved user); without it
+ * they default to iterate's.
  */
-export function resolveConfig(flags: ConfigFlags, env: Env): SandboxConfig {
+export function resolveConfig(flags: ConfigFlags, env: Env, identity?: RepoIdentity): SandboxConfig {
   const resolved: Partial<Record<keyof SandboxConfig, unknown>> = {};
   for (const key of Object.keys(RULES) as ConfigKey[]) {
     const rule = RULES[key] as FieldRule<unknown>;
@@ -107,9 +115,16 @@ export function resolveConfig(flags: ConfigFlags, env: Env): SandboxConfig {
     const fromEnv = envVar ? env[envVar] : undefined;
     if (fromFlag !== undefined) resolved[key] = parseField(rule, key, fromFlag, CONFIG_FIELDS[key].flag);
     else if (envVar && fromEnv !== undefined && fromEnv !== "") resolved[key] = parseField(rule, key, fromEnv, envVar);
-    else resolved[key] = rule.fallback;
+    else resolved[key] = identity ? (identityDefault(key, identity, resolved) ?? rule.fallback) : rule.fallback;
   }
   return resolved as SandboxConfig;
+}
+
+// The repo path needs the user, which RULES resolves before it (object order).
+function identityDefault(key: ConfigKey, identity: RepoIdentity, resolved: Partial<Record<keyof SandboxConfig, unknown>>): unknown {
+  if (key === "sourceUrl") return identity.sourceUrl;
+  if (key === "repoPath") return repoPathFor((resolved.user as string | undefined) ?? DEFAULTS.user, identity);
+  return undefined;
 }
 
 /** The Daytona snapshot name for a commit: the configured name, or `iterate-sandbox-<sha>`. */
