@@ -3,7 +3,7 @@
  * registry, one request per combined-format line, e.g.
  * `127.0.0.1 - - [05/Dec/2026:08:56:45 +0000] "GET /v2/repo/blobs/sha256:… HTTP/1.1" 200 895 "" "ua"`.
  */
-import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 
 const REGISTRY = process.env.SANDBOX_TEST_REGISTRY || "127.0.0.1:5000";
 export const REGISTRY_LOG = process.env.SANDBOX_TEST_REGISTRY_LOG || `/var/log/sandbox-test-registry-${REGISTRY.split(":")[1] ?? "5000"}.log`;
@@ -24,17 +24,10 @@ export function registryLogSize(): number {
 
 /** The requests logged since `offset` (bytes). */
 export function readRegistryLog(offset: number): RegistryRequest[] {
-  const size = statSync(REGISTRY_LOG).size;
-  if (size <= offset) return [];
-  const buffer = Buffer.alloc(size - offset);
-  const fd = openSync(REGISTRY_LOG, "r");
-  try {
-    readSync(fd, buffer, 0, buffer.length, offset);
-  } finally {
-    closeSync(fd);
-  }
+  // The whole log is read (a few MB at most on a test machine) and what came after offset is kept.
+  const text = readFileSync(REGISTRY_LOG).subarray(offset).toString("utf8");
   const requests: RegistryRequest[] = [];
-  for (const line of buffer.toString("utf8").split("\n")) {
+  for (const line of text.split("\n")) {
     const match = /^\S+ \S+ \S+ \[[^\]]+\] "(\w+) (\S+) HTTP\/[\d.]+" (\d{3}) (\d+|-) "[^"]*" "([^"]*)"/.exec(line);
     if (!match) continue;
     const [, method, path, status, bytes, userAgent] = match as unknown as [string, string, string, string, string, string];
