@@ -83,10 +83,17 @@ export async function benchRegistryCache(options: { runId: string; runs: number;
   const none = () => planBuildCache("engine", [], { kind: "none" });
 
   // The parent commit, built and pushed as a release would: sha-<A> and main, with inline cache metadata.
-  const parent = await build(target, planBuildCache("engine", [], { kind: "inline" }));
+  // Parents are built on the machine's engine; removed at the end (the fresh engines go with their state).
+  const parents: string[] = [];
   onCleanup("images of the registry cache bench", async () => {
-    await tryDocker(["image", "rm", "--force", parent.imageId]);
+    for (const id of parents) await tryDocker(["image", "rm", "--force", id]);
   });
+  const buildParent = async () => {
+    const built = await build(target, planBuildCache("engine", [], { kind: "inline" }));
+    parents.push(built.imageId);
+    return built;
+  };
+  const parent = await buildParent();
   const shaA = git(repo.dir, ["rev-parse", "HEAD"]);
   await docker(["tag", `${image}:sha-${shaA}`, `${image}:main`]);
   await docker(["push", `${image}:sha-${shaA}`]);
@@ -100,7 +107,7 @@ export async function benchRegistryCache(options: { runId: string; runs: number;
     // Each run builds a commit whose parent is a published one.
     if (i > 0) {
       const previous = git(repo.dir, ["rev-parse", "HEAD"]);
-      await build(target, planBuildCache("engine", [], { kind: "inline" }));
+      await buildParent();
       await docker(["push", `${image}:sha-${previous}`]);
     }
     const parentSha = git(repo.dir, ["rev-parse", "HEAD"]);
