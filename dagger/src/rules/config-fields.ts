@@ -83,6 +83,19 @@ export const CONFIG_FIELDS = {
   localRepoCheckout: { flag: "--repo-checkout", env: "LOCAL_DOCKER_REPO_CHECKOUT", allowed: ABSOLUTE_PATH },
   localGitDir: { flag: "--git-dir", env: "LOCAL_DOCKER_GIT_DIR", allowed: ABSOLUTE_PATH },
   localCommonDir: { flag: "--common-dir", env: "LOCAL_DOCKER_COMMON_DIR", allowed: ABSOLUTE_PATH },
+  // The shared build cache in the registry (`sandbox build`): where it is read from and written to.
+  cacheFrom: {
+    flag: "--cache-from",
+    env: "SANDBOX_CACHE_FROM",
+    allowed:
+      "image references with a tag or digest, separated by commas or spaces, e.g. ghcr.io/iterate/sandbox:main,ghcr.io/iterate/sandbox:buildcache, or none (default: <image>:<main branch> and <image>:sha-<parent commit>)",
+  },
+  cacheTo: {
+    flag: "--cache-to",
+    env: "SANDBOX_CACHE_TO",
+    allowed:
+      "inline (cache metadata in the image, pushed by sandbox publish), none, or an image reference with a tag for buildx's registry cache (mode=max), e.g. ghcr.io/iterate/sandbox:buildcache",
+  },
 } as const satisfies Record<string, FieldMeta>;
 
 export type ConfigKey = keyof typeof CONFIG_FIELDS;

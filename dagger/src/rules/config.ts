@@ -33,7 +33,14 @@ export interface SandboxConfig {
   localRepoCheckout: string | undefined;
   localGitDir: string | undefined;
   localCommonDir: string | undefined;
+  /** Images to import build cache from; undefined: the defaults (the main tag and the parent commit's tag, see rules/build-cache.ts). */
+  cacheFrom: string[] | undefined;
+  /** Where the build writes its cache. */
+  cacheTo: CacheExport;
 }
+
+/** `inline`: cache metadata in the image's config (pushed with it); `registry`: a separate cache manifest (buildx, mode=max). */
+export type CacheExport = { kind: "inline" } | { kind: "none" } | { kind: "registry"; ref: string };
 
 /** Values given on the command line (or as Dagger arguments), by config key. Unset keys are undefined. */
 export type ConfigFlags = Partial<Record<keyof SandboxConfig, string | undefined>>;
@@ -64,6 +71,25 @@ const corepackIntegrityKeys = (raw: string) => {
   return raw;
 };
 
+// Image references with a tag or digest: a cache source names one manifest, never a whole repository.
+const taggedImageRef = (raw: string) => {
+  const ref = parseImageRef(raw);
+  if (ref.tag === undefined && ref.digest === undefined) throw new Error("no tag");
+  return raw;
+};
+const cacheFrom = (raw: string) => {
+  const refs = raw.split(/[\s,]+/).filter((ref) => ref.length > 0);
+  if (refs.length === 1 && refs[0] === "none") return [];
+  if (refs.length === 0) throw new Error("empty");
+  return refs.map(taggedImageRef);
+};
+const cacheTo = (raw: string): CacheExport => {
+  if (raw === "inline" || raw === "none") return { kind: raw };
+  const ref = parseImageRef(raw);
+  if (ref.tag === undefined || ref.digest !== undefined) throw new Error("a tag, no digest");
+  return { kind: "registry", ref: raw };
+};
+
 const RULES: { [K in keyof SandboxConfig]: FieldRule<SandboxConfig[K]> } = {
   image: { parse: (raw) => parseRepository(raw, "image"), fallback: parseRepository(DEFAULTS.image, "image") },
   user: { parse: (raw) => unixUser.parse(raw), fallback: DEFAULTS.user },
@@ -88,6 +114,8 @@ const RULES: { [K in keyof SandboxConfig]: FieldRule<SandboxConfig[K]> } = {
   localRepoCheckout: { parse: byPath, fallback: undefined },
   localGitDir: { parse: byPath, fallback: undefined },
   localCommonDir: { parse: byPath, fallback: undefined },
+  cacheFrom: { parse: cacheFrom, fallback: undefined },
+  cacheTo: { parse: cacheTo, fallback: { kind: "inline" } },
 };
 
 function parseField<T>(rule: FieldRule<T>, key: ConfigKey, raw: string, source: string): T {
