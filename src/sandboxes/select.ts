@@ -36,3 +36,30 @@ export function pickDefault(sandboxes: readonly Sandbox[], project: string): San
   if (running.length > 1) throw new SandboxError(`project ${project} has ${running.length} running sandboxes: ${list(running)}; pick one with --sandbox NAME`);
   return undefined;
 }
+
+/** Whether `dir` is `checkout` or inside it (both absolute, real paths). */
+function isWithin(dir: string, checkout: string): boolean {
+  return dir === checkout || dir.startsWith(checkout.endsWith("/") ? checkout : `${checkout}/`);
+}
+
+/**
+ * The running sandboxes whose host checkout is `dir` or contains it, the deepest checkout only (a
+ * worktree nested in the main checkout wins over the main checkout). Several when more than one
+ * sandbox syncs that checkout.
+ */
+export function runningForCheckout(sandboxes: readonly Sandbox[], dir: string): Sandbox[] {
+  const matches = sandboxes.filter((sandbox) => sandbox.state === "running" && sandbox.checkout !== null && isWithin(dir, sandbox.checkout));
+  const deepest = Math.max(0, ...matches.map((sandbox) => sandbox.checkout?.length ?? 0));
+  return matches.filter((sandbox) => (sandbox.checkout?.length ?? 0) === deepest);
+}
+
+/**
+ * The sandbox a command means when none is named: the running one whose checkout is the directory
+ * (or contains it), else the project's only running one; undefined when there is none.
+ */
+export function pickForDirectory(sandboxes: readonly Sandbox[], dir: string, project: () => Promise<string>): Promise<Sandbox | undefined> {
+  const here = runningForCheckout(sandboxes, dir);
+  if (here.length === 1) return Promise.resolve(here[0]);
+  if (here.length > 1) return Promise.reject(new SandboxError(`${here.length} running sandboxes sync the checkout ${here[0]?.checkout}: ${list(here)}; pick one with --sandbox NAME`));
+  return project().then((name) => pickDefault(sandboxes, name));
+}
