@@ -89,20 +89,39 @@ install_step() {
   return "$install_status"
 }
 
-# Stops with the step, its likely cause (deadline passed, certificates, network) and what to do.
-install_failed() {
-  local step="$1" fix="$2" cause
+# The likely cause of a failed or overdue install, from its output, else from one request to the
+# registry with node (which trusts what npm and pnpm trust: NODE_EXTRA_CA_CERTS).
+install_cause() {
   if grep -q -i -E 'self[- ]signed certificate|unable to (get|verify) (local issuer|the first) certificate|UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_HAS_EXPIRED|certificate verify failed' "$install_output"; then
-    cause="likely cause: certificates: the registry's TLS certificate is not trusted in the sandbox (a TLS-intercepting proxy?): give its CA with sandbox run --ca-certs FILE (SANDBOX_CA_CERTS)"
-  elif grep -q -i -E 'ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ERR_SOCKET_TIMEOUT|network|getaddrinfo' "$install_output"; then
-    cause="likely cause: the network: the registry cannot be reached from the sandbox (proxy, DNS or firewall)"
-  else
-    cause=""
+    echo certificates
+    return
   fi
+  local registry probe
+  registry="$(timeout 10 npm config get registry 2>/dev/null || true)"
+  [[ "$registry" == http* ]] || registry=https://registry.npmjs.org/
+  probe="$(timeout 15 node -e 'require("https").request(process.argv[1], { method: "HEAD", timeout: 10000 }, (r) => console.log(`ok ${r.statusCode}`)).on("timeout", function () { console.log("error timeout"); this.destroy(); }).on("error", (e) => console.log(`error ${e.code ?? e.message}`)).end()' "$registry" 2>&1 || echo "error timeout")"
+  case "$probe" in
+    *CERT* | *SELF_SIGNED* | *UNABLE_TO_VERIFY* | *ERR_TLS*) echo certificates ;;
+    ok*) echo "registry-answers $registry" ;;
+    *) echo "network $registry ${probe#error }" ;;
+  esac
+}
+
+# Stops with the step, its likely cause (certificates, the network) and what to do.
+install_failed() {
+  local step="$1" fix="$2" cause what
+  cause="$(install_cause)"
+  case "$cause" in
+    certificates) what="likely cause: certificates: the registry's TLS certificate is not trusted in the sandbox (a TLS-intercepting proxy?): give its CA with sandbox run --ca-certs FILE (SANDBOX_CA_CERTS)" ;;
+    network*) what="likely cause: the network: the registry ${cause#network } cannot be reached from the sandbox (proxy, DNS or firewall)" ;;
+    registry-answers*) what="the registry ${cause#registry-answers } answers" ;;
+  esac
   if [[ "$install_status" == 124 || "$install_status" == 137 ]]; then
-    die "dependencies: $step did not finish within the ${INSTALL_TIMEOUT} s deadline (--timeout, SANDBOX_SYNC_TIMEOUT) and was stopped; ${cause:-likely cause: the network or certificates: the registry is slow or unreachable, or a TLS-intercepting proxy whose CA the sandbox does not trust (sandbox run --ca-certs FILE)}"
+    [[ "$cause" == registry-answers* ]] && what+=": the install is only slow, give it a longer --timeout"
+    die "dependencies: $step did not finish within the ${INSTALL_TIMEOUT} s deadline (--timeout, SANDBOX_SYNC_TIMEOUT) and was stopped; $what"
   fi
-  die "dependencies: $step failed (exit $install_status, output above); ${cause:-$fix}"
+  [[ "$cause" == registry-answers* ]] && what="$fix"
+  die "dependencies: $step failed (exit $install_status, output above); $what"
 }
 
 deps=unchanged

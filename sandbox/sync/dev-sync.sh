@@ -28,7 +28,7 @@ PER_WORKTREE=(HEAD index ORIG_HEAD FETCH_HEAD MERGE_HEAD MERGE_MODE MERGE_MSG AU
   logs/HEAD rebase-merge rebase-apply sequencer refs/bisect refs/worktree refs/rewritten config.worktree)
 
 sync_summary=""
-sync_stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+printf -v sync_stamp '%(%Y%m%dT%H%M%SZ)T' -1
 
 # SANDBOX_SYNC_PROFILE=1: one `[entry] profile STEP SECONDS` line per step (the benchmark reads them).
 profile_step() {
@@ -39,13 +39,14 @@ profile_step() {
 }
 
 # rsync as the sandbox user; when that fails on files it may not read, again as root (owned by the
-# user afterwards). The mounts are read-only, so root can only read them.
+# user afterwards). The mounts are read-only, so root can only read them. Its stdout (the itemized
+# changes, with -i) is appended to $metadata_changes.
 rsync_metadata() {
   local err="$state/rsync.err" rc=0
-  rsync "$@" 2>"$err" || rc=$?
+  rsync "$@" 2>"$err" >>"$metadata_changes" || rc=$?
   if [[ "$rc" == 23 ]] && sudo -n true 2>/dev/null; then
     rc=0
-    sudo -n rsync --chown="$(id -u):$(id -g)" "$@" 2>"$err" || rc=$?
+    sudo -n rsync --chown="$(id -u):$(id -g)" "$@" 2>"$err" >>"$metadata_changes" || rc=$?
   fi
   [[ "$rc" == 0 || "$rc" == 24 ]] && return 0
   cat "$err" >&2
@@ -63,28 +64,31 @@ stage_host_git() {
     local item
     for item in "${PER_WORKTREE[@]}"; do excludes+=(--exclude="/$item"); done
   fi
-  rsync_metadata -rlt --delete "${excludes[@]}" "$commondir/" "$staging/"
+  rsync_metadata -rlti --delete "${excludes[@]}" "$commondir/" "$staging/"
   if [[ "$worktree" == yes ]]; then
     for item in "${PER_WORKTREE[@]}"; do
-      if [[ ! -e "$gitdir/$item" ]]; then rm -rf -- "${staging:?}/$item"; fi
+      if [[ ! -e "$gitdir/$item" && -e "$staging/$item" ]]; then
+        rm -rf -- "${staging:?}/$item"
+        echo "*deleting $item" >>"$metadata_changes"
+      fi
     done
-    rsync_metadata -rlt --exclude='*.lock' --exclude=/commondir --exclude=/gitdir --exclude=/locked --exclude=/logs/ "$gitdir/" "$staging/"
+    rsync_metadata -rlti --exclude='*.lock' --exclude=/commondir --exclude=/gitdir --exclude=/locked --exclude=/logs/ "$gitdir/" "$staging/"
   fi
   [[ -L "$staging/objects" ]] || ln -sfn ../../objects "$staging/objects"
   [[ -f "$staging/HEAD" ]] || die "$gitdir has no HEAD: it does not look like a git dir"
 }
 
 sync_worktree() {
-  local list="$state/host-files" owned="$state/host-owned" next="$state/host-owned.next" copy="$state/copy-list"
+  local owned="$state/host-owned" next="$state/host-owned.next" copy="$state/copy-list"
   local changes="$RUN_DIR/sync-changes.txt" save_dir="$state/saved/$sync_stamp" excludes=() rc=0
   if [[ -f "$HOST_EXCLUDES_FILE" ]]; then excludes=(-c core.excludesFile="$HOST_EXCLUDES_FILE"); fi
-  (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" ls-files -z --cached --others --exclude-standard) >"$list" \
-    || die "git ls-files on the host checkout failed (above): is $HOST_GITDIR the git dir of $HOST_CHECKOUT?"
   # First sync: the files of the image's commit are the baseline the host owns.
-  [[ -f "$owned" ]] || git -C "$repo" ls-files -z >"$owned"
+  [[ -f "$owned" ]] || git -C "$repo" ls-files -z | perl -0 -ne 'chomp; print "$_\0?\0"' >"$owned"
   local counts
-  counts="$(perl "$SYNC_DIR/worktree-plan.pl" "$HOST_CHECKOUT" "$repo" "$list" "$owned" "$next" "$copy" "$save_dir" "$changes")" \
-    || die "planning the sync failed (above)"
+  # git lists while the planner compares (two processes, two cores).
+  counts="$( (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" ls-files -z --cached --others --exclude-standard) \
+    | perl "$SYNC_DIR/worktree-plan.pl" "$HOST_CHECKOUT" "$repo" - "$owned" "$next" "$copy" "$save_dir" "$changes")" \
+    || die "listing the host checkout with git, or planning the sync, failed (above): is $HOST_GITDIR the git dir of $HOST_CHECKOUT?"
   local new changed deleted saved unreadable kept
   eval "$(printf '%s\n' "$counts" | grep -E '^[a-z]+=[0-9]+$')"
   if [[ -s "$copy" ]]; then
@@ -212,12 +216,26 @@ dev_sync() {
   mkdir -p "$staging" || die "cannot create $staging"
   worktree_touched=0
 
+  metadata_changes="$state/metadata-changes"
+  : >"$metadata_changes"
+  export TZ=UTC
+
   profile_step stage-host-git stage_host_git
   profile_step worktree sync_worktree
+  # The host's git metadata (HEAD, refs, index, config...) did not change since the last complete
+  # sync: nothing to apply (new objects only come with a ref or index change).
+  if [[ ! -s "$metadata_changes" && -f "$state/synced-refs" && -f "$state/metadata-synced" ]]; then
+    if ((worktree_touched > 0)); then git -C "$repo" update-index -q --refresh >/dev/null 2>&1 || true; fi
+    log "git metadata: unchanged on the host since the last sync"
+    synced=yes
+    return 0
+  fi
+  rm -f "$state/metadata-synced"
   profile_step objects sync_objects
   profile_step refs sync_refs
   profile_step git-files sync_git_files
   git -C "$repo" rev-parse --verify -q HEAD >/dev/null || die "after the git sync, HEAD in $repo does not resolve to a commit"
+  : >"$state/metadata-synced"
   log "git metadata from the host ($([[ "$worktree" == yes ]] && echo "worktree, flattened into a normal repository" || echo "normal checkout")): HEAD $(git -C "$repo" rev-parse HEAD) on $(git -C "$repo" symbolic-ref --short -q HEAD || echo "detached HEAD")"
   synced=yes
 }

@@ -3,48 +3,51 @@
 #
 #   worktree-plan.pl HOST REPO HOST_LIST PREVIOUS NEXT COPY_LIST SAVE_DIR CHANGES
 #
-# HOST_LIST   NUL-separated paths `git ls-files -z --cached --others --exclude-standard` gives on the
+# HOST_LIST   (`-` for stdin, so git lists while this compares) NUL-separated paths `git ls-files -z --cached --others --exclude-standard` gives on the
 #             host checkout (tracked + untracked-not-ignored: git's rules, not an approximation)
-# PREVIOUS    NUL-separated paths the host had at the last sync (the host owns them); absent on the
-#             first sync, when the image's tracked files are the baseline (written by the caller)
-# Writes NEXT (the paths the host has now), COPY_LIST (NUL-separated paths rsync must copy: new or
-# different by type, size, mtime or mode) and CHANGES (one `new|changed|deleted|saved|unreadable PATH`
-# line each), and prints `key=value` counts on stdout.
+# PREVIOUS    `path\0signature\0` records: the paths the host had at the last sync (the host owns them)
+#             and each one's type, size, mtime and mode then (`?` when unknown: the first sync, when
+#             the image's tracked files are the baseline, written by the caller)
+# Writes NEXT (the same records for now), COPY_LIST (NUL-separated paths rsync must copy) and CHANGES
+# (one `new|changed|deleted|saved|kept|unreadable PATH` line each), and prints `key=value` counts.
 #
-# Ownership (see sandbox/README.md): a path the host has is the host's, in the sandbox it follows the
-# host (copied, overwritten, deleted when the host deletes it). A path the host never had is the
-# sandbox's: never deleted; when the host now brings a different file to the same path, the sandbox's
-# is first copied to SAVE_DIR. A path the host still has on disk but now ignores is left as it is.
+# A file the host did not change since the last sync is not looked at in the sandbox (one lstat per
+# file, on the host side only): that is what makes a no-change sync cheap.
+#
+# Ownership (see sandbox/README.md): a path the host has is the host's. When the host changes it, the
+# host's copy replaces the sandbox's; when the host deletes it, it is deleted here too. A sandbox edit
+# of a host file stays until the host changes that file; then, like a path the host never had that
+# the host now brings, the sandbox's different copy is first saved under SAVE_DIR. A path the host
+# never had is the sandbox's and never deleted. A path the host still has on disk but now ignores is
+# left as it is (it becomes the sandbox's).
 use strict;
 use warnings;
 
 my ($host, $repo, $host_list, $previous, $next, $copy_list, $save_dir, $changes) = @ARGV;
 die "usage: worktree-plan.pl HOST REPO HOST_LIST PREVIOUS NEXT COPY_LIST SAVE_DIR CHANGES\n" unless defined $changes;
 
-sub read_nul {
-  my ($file) = @_;
-  my %set;
-  open(my $in, '<:raw', $file) or return undef;
-  local $/ = "\0";
-  while (my $path = <$in>) {
+local $/ = "\0";
+my %before;
+if (open(my $in, '<:raw', $previous)) {
+  while (defined(my $path = <$in>)) {
+    my $sig = <$in> // '?';
     chomp $path;
-    $set{$path} = 1 if length $path;
+    chomp $sig;
+    $before{$path} = $sig if length $path;
   }
-  close $in;
-  return \%set;
 }
-
-my $listed = read_nul($host_list) or die "cannot read $host_list: $!\n";
-my $before = read_nul($previous) // {};
 
 open(my $next_out, '>:raw', $next) or die "cannot write $next: $!\n";
 open(my $copy_out, '>:raw', $copy_list) or die "cannot write $copy_list: $!\n";
 open(my $log, '>:raw', $changes) or die "cannot write $changes: $!\n";
 
 my %count = (new => 0, changed => 0, deleted => 0, saved => 0, unreadable => 0, kept => 0);
-my @unreadable;
+my (@unreadable, %has);
 
 sub note { my ($kind, $path) = @_; $count{$kind}++; print $log "$kind $path\n"; }
+
+# type, size, mtime (seconds: what rsync's quick check compares) and permission bits of an lstat.
+sub signature { my @s = @_; return (($s[2] & 0170000) >> 12) . ":$s[7]:$s[9]:" . ($s[2] & 0777); }
 
 sub mkparents {
   my ($path) = @_;
@@ -58,7 +61,7 @@ sub mkparents {
   }
 }
 
-# The sandbox's own file at PATH, copied aside before the host's replaces it.
+# The sandbox's own copy of PATH, set aside before the host's replaces it.
 sub save {
   my ($path) = @_;
   my $target = "$save_dir/$path";
@@ -67,47 +70,65 @@ sub save {
   note('saved', $path);
 }
 
-sub same_content {
-  my ($a, $b) = @_;
+sub same_file {
+  my ($path) = @_;
+  my ($a, $b) = ("$host/$path", "$repo/$path");
+  return readlink($a) eq readlink($b) if -l $a && -l $b;
+  return 0 if -l $a || -l $b || !-f $b;
   return system('cmp', '-s', '--', $a, $b) == 0;
 }
 
-for my $path (sort keys %$listed) {
+my $list_in;
+if ($host_list eq '-') { $list_in = \*STDIN; binmode $list_in; }
+else { open($list_in, '<:raw', $host_list) or die "cannot read $host_list: $!\n"; }
+my %seen;
+while (my $path = <$list_in>) {
+  chomp $path;
+  next if !length $path || $seen{$path}++;        # unmerged paths come once per stage
   my @h = lstat "$host/$path";
   if (!@h) {
-    if ($!{ENOENT} || $!{ENOTDIR}) { next; }  # deleted on the host (still in its index): not the host's any more
+    next if $!{ENOENT} || $!{ENOTDIR};           # deleted on the host (still in its index)
     push @unreadable, $path;                     # e.g. under a directory the sandbox user cannot enter
-    print $next_out "$path\0";
+    $has{$path} = 1;
+    print $next_out "$path\0", ($before{$path} // '?'), "\0";
     next;
   }
   next if -d _;                                   # a submodule's gitlink: its content is not synced
-  print $next_out "$path\0";
+  my $sig = (($h[2] & 0170000) >> 12) . ":$h[7]:$h[9]:" . ($h[2] & 0777);
+  $has{$path} = 1;
+  my $last = $before{$path};
+  if (defined $last && $last eq $sig) {           # unchanged on the host since the last sync
+    print $next_out "$path\0$sig\0";
+    next;
+  }
   my $host_is_link = -l _;
-  if (!$host_is_link && !-r _) { push @unreadable, $path; next; }
+  if (!$host_is_link && !-r _) {
+    push @unreadable, $path;
+    print $next_out "$path\0", ($last // '?'), "\0";
+    next;
+  }
+  print $next_out "$path\0$sig\0";
   my @s = lstat "$repo/$path";
   if (!@s) { print $copy_out "$path\0"; note('new', $path); next; }
-  my $same;
-  if ($host_is_link) {
-    $same = -l _ && readlink("$repo/$path") eq readlink("$host/$path");
-  } else {
-    $same = -f _ && $s[7] == $h[7] && $s[9] == $h[9] && ($s[2] & 0777) == ($h[2] & 0777);
-  }
-  next if $same;
-  if (-d "$repo/$path" && !-l "$repo/$path") {
+  my $mine = signature(@s);
+  next if $mine eq $sig;                          # already the host's
+  if (-d _) {
     # The sandbox has a directory where the host has a file: never replaced (it may hold sandbox work).
     note('kept', $path);
     next;
   }
-  if (!$before->{$path} && !(-f "$repo/$path" && !$host_is_link && same_content("$host/$path", "$repo/$path"))) {
-    save($path);
-  }
+  # The sandbox's copy is its own work when the host never had the path, or the sandbox changed it
+  # since the last sync: saved first, unless it is the host's content already.
+  my $own = !defined $last || ($last ne '?' && $last ne $mine);
+  save($path) if $own && !same_file($path);
   print $copy_out "$path\0";
   note('changed', $path);
 }
 
 # What the host had at the last sync and has no more: deleted here too, unless the host still has it
 # on disk (it is ignored there now: the sandbox keeps its copy, which becomes the sandbox's).
-for my $path (sort keys %$before) {
+for my $path (sort keys %before) {
+  next if $has{$path};
   next if lstat "$host/$path";
   next unless $!{ENOENT} || $!{ENOTDIR};
   my @s = lstat "$repo/$path";
@@ -121,6 +142,8 @@ for my $path (sort keys %$before) {
 
 close $next_out;
 close $copy_out;
-for my $path (@unreadable) { note('unreadable', $path); }
+note('unreadable', $_) for @unreadable;
 close $log;
-print "$_=$count{$_}\n" for sort keys %count;
+$\ = "\n";
+local $/ = "\n";
+print "$_=$count{$_}" for sort keys %count;

@@ -59,7 +59,7 @@ export function registerSandboxes(program: Command): void {
       .option("--watch", "keep syncing on every change of the host checkout (debounced; one line per sync; Ctrl-C stops)")
       .option("--timeout <seconds>", "the deadline of a dependency install the sync starts (default: 600)")
       .option("--json", "print the result as JSON"),
-  ).action(async (options) => (await actions()).syncAction(options));
+  ).action(async (options) => (await import("../sandboxes/sync-action.js")).syncAction(options));
 
   program
     .command("ls")

@@ -3,7 +3,6 @@
  * only when one of them runs (src/commands/sandboxes.ts registers them), so `sandbox --help` never
  * loads the Docker client.
  */
-import { realpath } from "node:fs/promises";
 import { resolve } from "node:path";
 import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
@@ -22,13 +21,11 @@ import { DEFAULT_SANDBOX_NAME, projectSlug, sandboxSlug } from "./naming.js";
 import { DEFAULT_HOST_IP, DEFAULT_PORT_RANGE, parsePortRange, parsePortsFile, PORTS_FILE, type DeclaredPort } from "./ports.js";
 import { waitUntilReady, type ReadyMarker } from "./readiness.js";
 import { formatList, formatRun, printJson, sandboxJson, type RunReport } from "./report.js";
-import { pickByQuery, pickDefault, pickForDirectory } from "./select.js";
-import { formatSync, runSync } from "./sync-run.js";
+import { hereDir, pickByQuery, pickDefault, pickForDirectory } from "./select.js";
+import { parseTimeout } from "./timeout.js";
 
 const ENTRY_POINT = "/opt/iterate-sandbox/entry.sh";
-/** Seconds `run` waits for readiness and `sync` for the sync, and the dependency install's deadline in both. */
-const DEFAULT_TIMEOUT_SECONDS = 600;
-const MAX_TIMEOUT_SECONDS = 24 * 3600;
+
 const PROCESS_LOG_DIR = "/var/log/iterate-sandbox";
 
 /** Options of every command that picks sandboxes. */
@@ -56,24 +53,13 @@ function sourceDir(options: ProjectOptions): string {
 }
 
 /** --project, else SANDBOX_PROJECT, else the checkout's repository directory name. */
-async function currentProject(options: ProjectOptions): Promise<string> {
+export async function currentProject(options: ProjectOptions): Promise<string> {
   if (options.project !== undefined) return projectSlug(options.project, "--project");
   if (process.env.SANDBOX_PROJECT) return projectSlug(process.env.SANDBOX_PROJECT, "SANDBOX_PROJECT");
   const info = await resolveCheckout({ source: sourceDir(options), sync: false, config: { localRepoCheckout: undefined, localGitDir: undefined, localCommonDir: undefined } });
   return projectSlug(defaultProject(info), "the checkout's directory name (give --project)");
 }
 
-function parseTimeout(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_TIMEOUT_SECONDS * 1000;
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_TIMEOUT_SECONDS) throw new InputError("--timeout", text, `a whole number of seconds from 1 to ${MAX_TIMEOUT_SECONDS}`);
-  return Number(text) * 1000;
-}
-
-/** The directory that picks the default sandbox: --source, else the current directory (real path). */
-async function hereDir(options: ProjectOptions): Promise<string> {
-  const dir = sourceDir(options);
-  return realpath(dir).catch(() => dir);
-}
 
 /** The sandbox meant when none is named: see pickForDirectory; --project skips the directory match. */
 async function defaultSandbox(sandboxes: readonly Sandbox[], options: ProjectOptions): Promise<Sandbox | undefined> {
@@ -122,7 +108,7 @@ function foreignError(name: string): SandboxError {
 }
 
 /** The error for a name that matches none of ours: says so plainly when a foreign container has it. */
-async function notFound(docker: Docker, query: string): Promise<SandboxError> {
+export async function notFound(docker: Docker, query: string): Promise<SandboxError> {
   if (await isForeignContainer(docker, query)) return foreignError(query);
   return new SandboxError(`no sandbox named ${query}: \`sandbox ls\` lists them`);
 }
@@ -266,37 +252,6 @@ export async function execAction(command: string[], options: ExecOptions): Promi
 }
 
 // --- sync -----------------------------------------------------------------------------------------
-
-export interface SyncOptions extends ProjectOptions {
-  sandbox?: string;
-  json?: boolean;
-  timeout?: string;
-  watch?: boolean;
-}
-
-/**
- * `sandbox sync`: runs the dev sync again in a running sandbox (sandbox-sync in the image); with
- * --watch, again on every change of the host checkout until Ctrl-C.
- */
-export async function syncAction(options: SyncOptions): Promise<void> {
-  const timeoutMs = parseTimeout(options.timeout);
-  if (options.watch && options.json) throw new InputError("--json", "true", "not with --watch (it prints one line per sync)");
-  const docker = connect();
-  const sandbox = await target(docker, options);
-  requireRunning(sandbox);
-  if (!sandbox.checkout) throw new SandboxError(`sandbox ${sandbox.container} was started with --no-sync: it has no host checkout to sync from`);
-  if (options.watch) {
-    const { watchSync } = await import("./watch.js");
-    await watchSync(docker, sandbox, { timeoutMs, out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) });
-    return;
-  }
-  const result = await runSync(docker, sandbox, { timeoutMs, ...(!options.json && { onStderr: (chunk: string) => process.stderr.write(chunk) }) });
-  if (options.json) {
-    printJson({ container: sandbox.container, name: sandbox.name, project: sandbox.project, checkout: sandbox.checkout, ...result });
-    return;
-  }
-  process.stdout.write(`${formatSync(sandbox, result)}\n`);
-}
 
 // --- ls, logs -------------------------------------------------------------------------------------
 

@@ -3,11 +3,9 @@
  * the install deadline passed as SANDBOX_SYNC_TIMEOUT and the exec itself bounded by the same
  * deadline plus a grace period. Its stderr is the entry point's log; its stdout the ready marker.
  */
-import type Docker from "dockerode";
-import type { Sandbox } from "./docker.js";
+import type { LiteEngine, SandboxRef } from "./engine-lite.js";
 import { SandboxError } from "./errors.js";
-import { captureExec } from "./exec.js";
-import { parseReadyMarker, type ReadyMarker } from "./readiness.js";
+import { parseReadyMarker, type ReadyMarker } from "./ready-marker.js";
 
 /** Time the exec gets beyond the install deadline (the sync's other steps, the engine). */
 const GRACE_MS = 60_000;
@@ -45,7 +43,7 @@ export function parseSyncNotes(log: string): Pick<SyncResult, "savedFiles" | "sa
 }
 
 /** Runs the sync; throws a SandboxError with the log's tail when it fails or passes the deadline. */
-export async function runSync(docker: Docker, sandbox: Sandbox, options: { timeoutMs: number; onStderr?: (chunk: string) => void }): Promise<SyncResult> {
+export async function runSync(engine: Pick<LiteEngine, "exec">, sandbox: SandboxRef, options: { timeoutMs: number; onStderr?: (chunk: string) => void }): Promise<SyncResult> {
   const started = Date.now();
   const timeoutSeconds = Math.ceil(options.timeoutMs / 1000);
   let timer: NodeJS.Timeout | undefined;
@@ -57,7 +55,7 @@ export async function runSync(docker: Docker, sandbox: Sandbox, options: { timeo
   });
   try {
     const result = await Promise.race([
-      captureExec(docker, sandbox.id, ["sandbox-sync"], { env: [`SANDBOX_SYNC_TIMEOUT=${timeoutSeconds}`], ...(options.onStderr && { onStderr: options.onStderr }) }),
+      engine.exec(sandbox.id, ["sandbox-sync"], { env: [`SANDBOX_SYNC_TIMEOUT=${timeoutSeconds}`], ...(options.onStderr && { onStderr: options.onStderr }) }),
       deadline,
     ]);
     if (result.exitCode !== 0) {
@@ -73,7 +71,7 @@ export async function runSync(docker: Docker, sandbox: Sandbox, options: { timeo
 }
 
 /** One line for a person: counts, HEAD, dependencies, time, and what was saved or skipped. */
-export function formatSync(sandbox: Sandbox, result: SyncResult): string {
+export function formatSync(sandbox: SandboxRef, result: SyncResult): string {
   const files = result.files ? `${result.files.created} new, ${result.files.changed} changed, ${result.files.deleted} deleted file(s)` : "done";
   const notes = [
     ...(result.savedFiles ? [`sandbox-only files the host overwrote were saved in ${result.savedFiles}`] : []),

@@ -11,8 +11,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import watcher from "@parcel/watcher";
-import type Docker from "dockerode";
-import type { Sandbox } from "./docker.js";
+import type { LiteEngine, SandboxRef } from "./engine-lite.js";
 import { formatSync, runSync } from "./sync-run.js";
 
 export const DEBOUNCE_MS = 100;
@@ -42,7 +41,7 @@ export interface WatchOptions {
 }
 
 /** Syncs now, then on every settled burst of changes until stopped. */
-export async function watchSync(docker: Docker, sandbox: Sandbox, options: WatchOptions): Promise<void> {
+export async function watchSync(engine: Pick<LiteEngine, "exec">, sandbox: SandboxRef, options: WatchOptions): Promise<void> {
   const checkout = sandbox.checkout as string;
   let running: Promise<void> | null = null;
   let pending = false;
@@ -52,7 +51,7 @@ export async function watchSync(docker: Docker, sandbox: Sandbox, options: Watch
 
   const syncOnce = async (): Promise<void> => {
     try {
-      options.out(formatSync(sandbox, await runSync(docker, sandbox, { timeoutMs: options.timeoutMs })));
+      options.out(formatSync(sandbox, await runSync(engine, sandbox, { timeoutMs: options.timeoutMs })));
     } catch (error) {
       options.err(`sync failed: ${(error as Error).message}`);
     }

@@ -49,13 +49,13 @@ async function cliOk(args: string[], options: { cwd?: string } = {}): Promise<st
 }
 
 /** Polls `check` every 20 ms until it returns true; returns the milliseconds it took. */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, context?: () => string): Promise<number> {
   const start = Date.now();
   while (Date.now() - start < timeoutMs) {
     if (await check()) return Date.now() - start;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  throw new Error(`${what}: not within ${timeoutMs} ms`);
+  throw new Error(`${what}: not within ${timeoutMs} ms${context ? `\n${context()}` : ""}`);
 }
 
 describe.skipIf(!ready)("dev sync through the CLI", () => {
@@ -136,15 +136,16 @@ describe.skipIf(!ready)("dev sync through the CLI", () => {
       "curl -sS -o /dev/null -w 'curl %{http_code}\\n' https://registry.npmjs.org/ms 2>&1 || true",
       "node -e 'fetch(\"https://registry.npmjs.org/ms\").then((r) => console.log(\"node\", r.status), (e) => console.log(\"node\", e.cause?.code ?? e.message))'",
       "npm view ms@2.1.3 version --fetch-retries=0 2>&1 | tail -1 | sed 's/^/npm /'",
-      "git ls-remote https://registry.npmjs.org/ms 2>&1 | grep -c -i certificate | sed 's/^/git certificate errors: /'",
+      "echo \"git: $(GIT_TERMINAL_PROMPT=0 git ls-remote https://registry.npmjs.org/ms 2>&1 | head -1)\"",
     ].join("; ");
     const withCa = await cliOk(["exec", "-s", trusted.container, "--", "bash", "-c", clients]);
-    expect(withCa).toBe("curl 200\nnode 200\nnpm 2.1.3\ngit certificate errors: 0\n");
+    // git gets through TLS and then finds no repository there (the registry is not a git server).
+    expect(withCa).toMatch(/^curl 200\nnode 200\nnpm 2\.1\.3\ngit: (?!.*(certificate|SSL|TLS|gnutls)).*\n$/i);
     const withoutCa = await cliOk(["exec", "-s", untrusted.container, "--", "bash", "-c", clients]);
     expect(withoutCa).not.toContain("curl 200");
     expect(withoutCa).not.toContain("node 200");
     expect(withoutCa).not.toContain("npm 2.1.3");
-    expect(withoutCa).not.toContain("git certificate errors: 0");
+    expect(withoutCa).toMatch(/git: .*(certificate|SSL|TLS|gnutls)/i);
     // Mounted read-only; the combined bundle is on a tmpfs (not in the container's layer); not in the image.
     const mounts = JSON.parse(await dockerOk(["inspect", "--format", "{{json .Mounts}}", trusted.container])) as { Destination: string; RW: boolean }[];
     expect(mounts.find((mount) => mount.Destination === "/etc/iterate-sandbox/ca-certs.pem")?.RW).toBe(false);
@@ -178,14 +179,15 @@ describe.skipIf(!ready)("dev sync through the CLI", () => {
     watcher.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
     const exited = new Promise<number | null>((resolve) => watcher.on("close", resolve));
     try {
-      await until("the first sync line", async () => stdout.includes(`into ${run.container}`), 30_000);
+      const said = () => `stdout:\n${stdout}\nstderr:\n${stderr}`;
+      await until("the first sync line", async () => stdout.includes(`into ${run.container}`), 120_000, said);
 
       writeFileSync(join(repo, "README.md"), "# edited while watching\n");
-      const editMs = await until("the edit inside", async () => (await inside("README.md")) === "# edited while watching\n", 10_000);
+      const editMs = await until("the edit inside", async () => (await inside("README.md")) === "# edited while watching\n", 30_000, said);
       // An editor's atomic save: a temp file renamed over the original.
       writeFileSync(join(repo, "notes/.today.md.swp"), "saved atomically\n");
       renameSync(join(repo, "notes/.today.md.swp"), join(repo, "notes/today.md"));
-      const atomicMs = await until("the atomic save inside", async () => (await inside("notes/today.md")) === "saved atomically\n", 10_000);
+      const atomicMs = await until("the atomic save inside", async () => (await inside("notes/today.md")) === "saved atomically\n", 30_000, said);
       // A branch switch on the host: HEAD and the files follow.
       git(repo, ["switch", "--quiet", "-c", "watched-branch"]);
       mkdirSync(join(repo, "packages/new"), { recursive: true });
@@ -196,11 +198,13 @@ describe.skipIf(!ready)("dev sync through the CLI", () => {
       const branchMs = await until(
         "the branch switch inside",
         async () => (await docker(["exec", run.container, "git", "-C", "/home/iterate/src/github.com/iterate/iterate", "symbolic-ref", "--short", "HEAD"])).stdout.trim() === "watched-branch" && (await inside("packages/new/index.js")) !== "",
-        10_000,
+        30_000,
+        said,
       );
       console.log(`[dev-sync-cli] --watch: edit visible after ${editMs} ms, atomic save ${atomicMs} ms, branch switch ${branchMs} ms`);
-      // Visible within a second of the write on an idle machine; the bound leaves room for a loaded one.
-      expect(editMs).toBeLessThan(3000);
+      // Within a second on an idle machine (BENCHMARKS.md, the --watch row); the bound leaves room
+      // for a test machine that runs other builds at the same time.
+      expect(editMs).toBeLessThan(10_000);
       const lines = stdout.trim().split("\n");
       for (const line of lines) expect(line).toMatch(new RegExp(`^synced ${repo} into ${run.container}: \\d+ new, \\d+ changed, \\d+ deleted file\\(s\\); HEAD [0-9a-f]{12}`));
     } finally {
