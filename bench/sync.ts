@@ -5,11 +5,12 @@
  * the first sync of each is a first sync):
  * - ours: `sandbox sync -s <c>` timed end to end from the CLI (node start, the engine API, the exec,
  *   the sync in the container);
- * - today's: the entry point as it was before issue 11 (bench/legacy-entry.sh, mounted read-only),
- *   `docker exec <c> legacy-entry.sh --sync-only`, as BENCHMARKS.md timed it then;
+ * - today's: the entry point as it was before issue 11 (`git show LEGACY_COMMIT:sandbox/entry.sh`,
+ *   mounted read-only), `docker exec <c> bash legacy-entry.sh --sync-only`, as BENCHMARKS.md timed it;
  * - `cp -a` of the same tree (.git included) inside the same container, into a new directory.
  */
-import { appendFileSync, readFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { onCleanup } from "./cleanup.js";
@@ -18,7 +19,8 @@ import { timed } from "./stats.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CLI = join(ROOT, "bin/sandbox.js");
-const LEGACY_ENTRY = join(ROOT, "bench/legacy-entry.sh");
+/** The last commit before issue 11 changed the dev sync: its entry point is "today's sync". */
+const LEGACY_COMMIT = "72d2ab5";
 const LEGACY_MOUNT = "/opt/bench/legacy-entry.sh";
 const REPO_PATH = "/home/iterate/src/github.com/iterate/iterate";
 
@@ -36,11 +38,20 @@ export interface SyncResults {
   copy: number[];
   /** What each said it did (its "synced …" line), per kind, for the record. */
   said: { first: string; noChange: string; oneFile: string; legacyNoChange: string };
+  /** `sandbox sync --watch`: seconds from a host edit to the sync line saying it is in the sandbox. */
+  watch: number[];
   /** Seconds per step of our no-change sync, from the entry point's SANDBOX_SYNC_PROFILE lines. */
   breakdown: Record<string, number[]>;
 }
 
 let containers = 0;
+
+/** The old entry point, written next to the sync checkout (the repo's history holds it). */
+function legacyEntry(repo: string): string {
+  const file = join(dirname(repo), "legacy-entry.sh");
+  writeFileSync(file, execFileSync("git", ["show", `${LEGACY_COMMIT}:sandbox/entry.sh`], { cwd: ROOT, encoding: "utf8" }), { mode: 0o755 });
+  return file;
+}
 
 async function startContainer(image: string, repo: string, runId: string, kind: "ours" | "legacy"): Promise<string> {
   const name = `iterate-sandbox-bench-${runId}-sync-${kind}-${++containers}`;
@@ -51,7 +62,7 @@ async function startContainer(image: string, repo: string, runId: string, kind: 
     "--label", "dev.iterate.sandbox.managed-by=iterate-sandbox-cli", "--label", `dev.iterate.sandbox.project=bench-${runId}`,
     "--label", `dev.iterate.sandbox.name=sync-${kind}-${containers}`, "--label", `dev.iterate.sandbox.checkout=${repo}`,
     "--volume", `${repo}:/host/repo-checkout:ro`, "--volume", `${join(repo, ".git")}:/host/gitdir:ro`,
-    "--volume", `${LEGACY_ENTRY}:${LEGACY_MOUNT}:ro`,
+    "--volume", `${legacyEntry(repo)}:${LEGACY_MOUNT}:ro`,
     "--entrypoint", "tini", image, "--", "sleep", "infinity",
   ]);
   return name;
@@ -97,6 +108,46 @@ async function breakdown(name: string, runs: number): Promise<Record<string, num
   return steps;
 }
 
+/**
+ * `sandbox sync --watch -s <c>`: for each run, the time from appending to a host file to the line
+ * the watcher prints once that sync is done (then the file is checked inside).
+ */
+async function watchLatency(name: string, edited: string, path: string, runs: number, runId: string): Promise<number[]> {
+  const child = spawn(process.execPath, [CLI, "sync", "--watch", "-s", name], { stdio: ["ignore", "pipe", "pipe"] });
+  const lines: Array<{ at: number; line: string }> = [];
+  let buffered = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const parts = buffered.split("\n");
+    buffered = parts.pop() ?? "";
+    for (const line of parts) lines.push({ at: performance.now(), line });
+  });
+  const nextLine = async (after: number, timeoutMs: number): Promise<number> => {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const found = lines.find((entry) => entry.at > after);
+      if (found) return found.at;
+      if (performance.now() > deadline) throw new Error(`sandbox sync --watch printed no sync line within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  const latencies: number[] = [];
+  try {
+    await nextLine(0, 60_000); // the first sync
+    for (let i = 0; i < runs; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500)); // idle, as between two saves
+      const before = performance.now();
+      appendFileSync(edited, `export const watchEdit${i} = "${runId}-${i}";\n`);
+      const done = await nextLine(before, 30_000);
+      latencies.push((done - before) / 1000);
+      await expectSynced(name, edited, path);
+    }
+  } finally {
+    child.kill("SIGINT");
+  }
+  return latencies;
+}
+
 async function expectSynced(name: string, edited: string, path: string): Promise<void> {
   const { stdout } = await docker(["exec", name, "cat", `${REPO_PATH}/${path}`]);
   if (stdout !== readFileSync(edited, "utf8")) throw new Error(`after the sync, ${path} in ${name} is not the host's ${edited}`);
@@ -110,7 +161,7 @@ async function expectSynced(name: string, edited: string, path: string): Promise
 export async function benchSync(options: { image: string; repo: string; runs: number; firstRuns: number; runId: string; editedFile: string }): Promise<SyncResults> {
   const { image, repo, runs, runId } = options;
   const results: SyncResults = {
-    exec: [], cliExec: [], first: [], noChange: [], oneFile: [], legacyFirst: [], legacyNoChange: [], legacyOneFile: [], copy: [],
+    exec: [], cliExec: [], watch: [], first: [], noChange: [], oneFile: [], legacyFirst: [], legacyNoChange: [], legacyOneFile: [], copy: [],
     said: { first: "", noChange: "", oneFile: "", legacyNoChange: "" }, breakdown: {},
   };
   let copies = 0;
@@ -160,6 +211,7 @@ export async function benchSync(options: { image: string; repo: string; runs: nu
     await expectSynced(legacy, edited, options.editedFile);
   }
 
+  results.watch = await watchLatency(ours, edited, options.editedFile, runs, runId);
   results.breakdown = await breakdown(ours, runs);
   await tryDocker(["rm", "--force", ours, legacy]);
   return results;

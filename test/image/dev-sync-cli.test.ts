@@ -14,32 +14,18 @@ import { fileURLToPath } from "node:url";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LABELS } from "../../src/sandboxes/labels.js";
+import { sandboxAsync, type CliResult } from "../support/cli.js";
 import { CA_BUNDLE, docker, dockerEnv, dockerOk, dockerReady, isolateDockerConfig } from "./docker.js";
 import { commitAll, createFixtureRepo, git, removeTempDirs, sharedImage, tempDir, writeFixtureFiles, writeLockfile, type SharedImage } from "./fixture.js";
 
 const ready = dockerReady();
 const BIN = fileURLToPath(new URL("../../bin/sandbox.js", import.meta.url));
 
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-}
-
-/** The compiled CLI as a user runs it (PATH, HOME, this test's DOCKER_CONFIG), in `cwd`. */
-function cli(args: string[], options: { cwd?: string } = {}): Promise<CliResult> {
+/** The compiled CLI as a user runs it (PATH, HOME, this test's DOCKER_CONFIG), in `cwd`, timed. */
+async function cli(args: string[], options: { cwd?: string } = {}): Promise<CliResult & { seconds: number }> {
   const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", DOCKER_CONFIG: dockerEnv().DOCKER_CONFIG as string };
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr, seconds: (Date.now() - start) / 1000 }));
-  });
+  const result = await sandboxAsync(args, { ...options, env: { DOCKER_CONFIG: dockerEnv().DOCKER_CONFIG as string } });
+  return { ...result, seconds: (Date.now() - start) / 1000 };
 }
 
 async function cliOk(args: string[], options: { cwd?: string } = {}): Promise<string> {
@@ -135,7 +121,7 @@ describe.skipIf(!ready)("dev sync through the CLI", () => {
     const clients = [
       "curl -sS -o /dev/null -w 'curl %{http_code}\\n' https://registry.npmjs.org/ms 2>&1 || true",
       "node -e 'fetch(\"https://registry.npmjs.org/ms\").then((r) => console.log(\"node\", r.status), (e) => console.log(\"node\", e.cause?.code ?? e.message))'",
-      "npm view ms@2.1.3 version --fetch-retries=0 2>&1 | tail -1 | sed 's/^/npm /'",
+      "npm view ms@2.1.3 version --fetch-retries=1 2>&1 | grep -E '^2\\.1\\.3$|npm error (code|errno)' | head -1 | sed 's/^/npm /'",
       "echo \"git: $(GIT_TERMINAL_PROMPT=0 git ls-remote https://registry.npmjs.org/ms 2>&1 | head -1)\"",
     ].join("; ");
     const withCa = await cliOk(["exec", "-s", trusted.container, "--", "bash", "-c", clients]);
