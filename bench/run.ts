@@ -320,7 +320,7 @@ function syncRows(s: SyncResults): Row[] {
     { group: "sync", figure: "re-sync, one file changed (`sandbox sync`, end to end)", unit: "s", ours: s.oneFile, baseline: today(s.legacyOneFile), targets: [under(s.oneFile, 0.6)] },
     { group: "sync", figure: "`sandbox sync --watch`: a host edit until it is in the sandbox", unit: "s", ours: s.watch, targets: [under(s.watch, 1)] },
     { group: "sync", figure: "`cp -a` of the same tree, in the same container", unit: "s", ours: s.copy, targets: [] },
-    { group: "sync", figure: "`sandbox exec -s <c> -- true` (the CLI's part of each `sandbox sync`)", unit: "s", ours: s.cliExec, targets: [] },
+    { group: "sync", figure: "node + the CLI's engine client + an exec of `true` (the fixed part of each `sandbox sync`)", unit: "s", ours: s.cliExec, targets: [] },
     { group: "sync", figure: "`docker exec <c> true`", unit: "s", ours: s.exec, targets: [] },
   ];
 }

@@ -23,11 +23,20 @@ const CLI = join(ROOT, "bin/sandbox.js");
 const LEGACY_COMMIT = "72d2ab5";
 const LEGACY_MOUNT = "/opt/bench/legacy-entry.sh";
 const REPO_PATH = "/home/iterate/src/github.com/iterate/iterate";
+/** What `sandbox sync` does around the sync itself: start node, load the light engine client, list, exec. */
+const LITE_EXEC_TRUE = `
+const { liteEngine } = await import(${JSON.stringify(join(ROOT, "dist/src/sandboxes/engine-lite.js"))});
+const engine = liteEngine();
+const name = process.argv.at(-1);
+const sandbox = (await engine.listSandboxes()).find((s) => s.container === name);
+const { exitCode } = await engine.exec(sandbox.id, ["true"]);
+process.exit(exitCode);
+`;
 
 export interface SyncResults {
   /** `docker exec <c> true`: the docker client's exec, for scale. */
   exec: number[];
-  /** `sandbox exec -s <c> -- true`: the CLI's own fixed cost around every sync (node, engine API, exec). */
+  /** Node start, the CLI's light engine client (engine-lite.ts) and an exec of `true`: the fixed part of every `sandbox sync`. */
   cliExec: number[];
   first: number[];
   noChange: number[];
@@ -185,7 +194,7 @@ export async function benchSync(options: { image: string; repo: string; runs: nu
 
   for (let i = 0; i < runs; i++) {
     results.exec.push((await timed(() => docker(["exec", ours, "true"]))).seconds);
-    results.cliExec.push((await timed(() => run(process.execPath, [CLI, "exec", "-s", ours, "--", "true"]))).seconds);
+    results.cliExec.push((await timed(() => run(process.execPath, ["--input-type=module", "-e", LITE_EXEC_TRUE, ours]))).seconds);
   }
 
   for (let i = 0; i < runs; i++) {
