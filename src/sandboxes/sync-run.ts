@@ -5,7 +5,7 @@
  */
 import type { LiteEngine, SandboxRef } from "./engine-lite.js";
 import { SandboxError } from "./errors.js";
-import { parseReadyMarker, type ReadyMarker } from "./ready-marker.js";
+import { parseReadyMarker, READY_FILE, type ReadyMarker } from "./ready-marker.js";
 
 /** Time the exec gets beyond the install deadline (the sync's other steps, the engine). */
 const GRACE_MS = 60_000;
@@ -64,7 +64,12 @@ export async function runSync(engine: Pick<LiteEngine, "exec">, sandbox: Sandbox
       const tail = lines.slice(-20).join("\n");
       throw new SandboxError(`the sync in ${sandbox.container} failed (exit ${result.exitCode})${stopped ? `: ${stopped.slice("[entry] stopped: ".length)}` : ""}\nlast log lines:\n${tail}`);
     }
-    return { files: parseSyncCounts(result.stderr), ...parseSyncNotes(result.stderr), ready: parseReadyMarker(result.stdout), seconds: (Date.now() - started) / 1000 };
+    let ready = parseReadyMarker(result.stdout);
+    if (!ready.head) {
+      // Seen once under heavy load: the exec ended with 0 but its stdout (the marker) was empty.
+      ready = parseReadyMarker((await engine.exec(sandbox.id, ["cat", READY_FILE])).stdout);
+    }
+    return { files: parseSyncCounts(result.stderr), ...parseSyncNotes(result.stderr), ready, seconds: (Date.now() - started) / 1000 };
   } finally {
     clearTimeout(timer);
   }
