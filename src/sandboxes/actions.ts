@@ -16,7 +16,7 @@ import { attachExec, captureExec } from "./exec.js";
 import { chooseImage, type ChosenImage } from "./image.js";
 import { isOurs, LABELS } from "./labels.js";
 import { launch } from "./launch.js";
-import { defaultProject, resolveCheckout, unreadableMounts } from "./mounts.js";
+import { defaultProject, npmCacheMount, resolveCheckout, unreadableMounts } from "./mounts.js";
 import { DEFAULT_SANDBOX_NAME, projectSlug, sandboxSlug } from "./naming.js";
 import { DEFAULT_HOST_IP, DEFAULT_PORT_RANGE, parsePortRange, parsePortsFile, PORTS_FILE, type DeclaredPort } from "./ports.js";
 import { waitUntilReady, type ReadyMarker } from "./readiness.js";
@@ -150,6 +150,7 @@ async function startNew(docker: Docker, options: StartOptions, log: (line: strin
     mounts: checkout.mounts,
     env,
     pnpmStore: { volume: config.pnpmStoreVolume, path: config.pnpmStorePath },
+    npmCache: npmCacheMount(config.user),
     portRange,
     hostIp: DEFAULT_HOST_IP,
     caCerts,

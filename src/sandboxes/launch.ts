@@ -34,6 +34,8 @@ export interface LaunchPlan {
   mounts: SyncMounts | null;
   env: string[];
   pnpmStore: { volume: string; path: string };
+  /** npm's cache volume at ~/.npm (filled from the image on first use, like the pnpm store). */
+  npmCache: { volume: string; path: string };
   portRange: PortRange;
   hostIp: string;
   /** Extra CA certificates (a PEM file on the host) the sandbox's node, npm, pnpm, git and curl trust. */
@@ -76,6 +78,7 @@ export function containerSpec(plan: LaunchPlan, identity: SandboxIdentity, ports
     if (plan.mounts.excludesFile) mounts.push({ Type: "bind", Source: plan.mounts.excludesFile, Target: MOUNT_POINTS.excludesFile, ReadOnly: true });
   }
   mounts.push({ Type: "volume", Source: plan.pnpmStore.volume, Target: plan.pnpmStore.path });
+  mounts.push({ Type: "volume", Source: plan.npmCache.volume, Target: plan.npmCache.path });
   const env = [...plan.env, `SANDBOX_SYNC_TIMEOUT=${plan.syncTimeoutSeconds}`];
   const tmpfs: Record<string, string> = {};
   if (plan.caCerts) {
