@@ -1,92 +1,95 @@
 /**
  * Dev sync inside a running sandbox: the 20,000-file checkout mounted read-only at
- * /host/repo-checkout and its .git at /host/gitdir, as the entry point expects, and
- * `docker exec <c> sandbox-sync` timed from the host. The container runs `sleep` under tini (the
- * entry point is bypassed), so the first `sandbox-sync` is the first sync. The reference is a plain
- * `cp -a` of the same tree (.git included) inside the same container, into a new directory.
+ * /host/repo-checkout and its .git at /host/gitdir, as the entry point expects. Three ways, in the
+ * same run, each in its own container of the same image (the containers run `sleep` under tini, so
+ * the first sync of each is a first sync):
+ * - ours: `sandbox sync -s <c>` timed end to end from the CLI (node start, the engine API, the exec,
+ *   the sync in the container);
+ * - today's: the entry point as it was before issue 11 (`git show LEGACY_COMMIT:sandbox/entry.sh`,
+ *   mounted read-only), `docker exec <c> bash legacy-entry.sh --sync-only`, as BENCHMARKS.md timed it;
+ * - `cp -a` of the same tree (.git included) inside the same container, into a new directory.
  */
-import { appendFileSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { execFileSync, spawn } from "node:child_process";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { onCleanup } from "./cleanup.js";
-import { docker, tryDocker } from "./proc.js";
+import { docker, run, tryDocker } from "./proc.js";
 import { timed } from "./stats.js";
 
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const CLI = join(ROOT, "bin/sandbox.js");
+/** The last commit before issue 11 changed the dev sync: its entry point is "today's sync". */
+const LEGACY_COMMIT = "72d2ab5";
+const LEGACY_MOUNT = "/opt/bench/legacy-entry.sh";
+const REPO_PATH = "/home/iterate/src/github.com/iterate/iterate";
+/** What `sandbox sync` does around the sync itself: start node, load the light engine client, list, exec. */
+const LITE_EXEC_TRUE = `
+const { liteEngine } = await import(${JSON.stringify(join(ROOT, "dist/src/sandboxes/engine-lite.js"))});
+const engine = liteEngine();
+const name = process.argv.at(-1);
+const sandbox = (await engine.listSandboxes()).find((s) => s.container === name);
+const { exitCode } = await engine.exec(sandbox.id, ["true"]);
+process.exit(exitCode);
+`;
+
 export interface SyncResults {
-  /** `docker exec <c> true`: the part of every figure below that is docker exec itself. */
+  /** `docker exec <c> true`: the docker client's exec, for scale. */
   exec: number[];
+  /** Node start, the CLI's light engine client (engine-lite.ts) and an exec of `true`: the fixed part of every `sandbox sync`. */
+  cliExec: number[];
   first: number[];
   noChange: number[];
   oneFile: number[];
+  legacyFirst: number[];
+  legacyNoChange: number[];
+  legacyOneFile: number[];
   copy: number[];
-  /** What the entry point said it did (its "synced …" line), per kind, for the record. */
-  said: { first: string; noChange: string; oneFile: string };
-  /** Seconds per step of a no-change sync, timed inside the container (see BREAKDOWN). */
+  /** What each said it did (its "synced …" line), per kind, for the record. */
+  said: { first: string; noChange: string; oneFile: string; legacyNoChange: string };
+  /** `sandbox sync --watch`: seconds from a host edit to the sync line saying it is in the sandbox. */
+  watch: number[];
+  /** Seconds per step of our no-change sync, from the entry point's SANDBOX_SYNC_PROFILE lines. */
   breakdown: Record<string, number[]>;
-}
-
-/**
- * The steps of a no-change sync one by one, timed inside the container, with two alternatives
- * (marked "alt") that show what would make it faster. The command lines are copied from
- * sandbox/entry.sh (sync_checkout, sync_git); keep them in step with it.
- */
-const BREAKDOWN = `
-set -u
-repo="$REPO_PATH"
-t() {
-  local label="$1" s rc=0; shift; s=$EPOCHREALTIME
-  "$@" >/dev/null 2>&1 || rc=$?
-  if [[ $rc == 0 || $rc == 24 ]]; then echo "$label $s $EPOCHREALTIME"; else echo "failed ($rc): $label" >&2; fi
-}
-F=(--filter='- .git' --filter='- node_modules' --filter=':- .gitignore')
-t "rsync of the checkout (entry.sh: --delete-after)" rsync -rlpt --delete-after --itemize-changes "\${F[@]}" /host/repo-checkout/ "$repo/"
-t "alt: the same rsync with --delete-delay" rsync -rlpt --delete-delay --itemize-changes "\${F[@]}" /host/repo-checkout/ "$repo/"
-t "rsync of the git metadata" rsync -rlpt --delete-after --exclude='*.lock' --exclude=/worktrees/ --exclude=/commondir --exclude=/gitdir --exclude=/locked /host/gitdir/ "$repo/.git/"
-cp -p /host/gitdir/index "$repo/.git/index"
-t "git update-index --refresh (index as copied from the host)" git -C "$repo" update-index -q --refresh
-t "git status --porcelain (for the summary line)" git -C "$repo" status --porcelain
-cp -p /host/gitdir/index "$repo/.git/index"
-t "alt: the refresh with core.checkStat=minimal, core.trustctime=false" git -C "$repo" -c core.checkStat=minimal -c core.trustctime=false update-index -q --refresh
-t "home skeleton sync" /opt/iterate-sandbox/sync-home-skeleton.sh
-`;
-
-async function breakdown(name: string, runs: number): Promise<Record<string, number[]>> {
-  const steps: Record<string, number[]> = {};
-  for (let i = 0; i < runs; i++) {
-    const { stdout } = await docker(["exec", name, "bash", "-c", BREAKDOWN]);
-    for (const line of stdout.trim().split("\n")) {
-      const match = /^(.*) (\d+\.\d+) (\d+\.\d+)$/.exec(line);
-      if (match) (steps[match[1] as string] ??= []).push(Number(match[3]) - Number(match[2]));
-    }
-  }
-  return steps;
 }
 
 let containers = 0;
 
-async function startSandbox(image: string, repo: string, runId: string): Promise<string> {
-  const name = `iterate-sandbox-bench-${runId}-sync-${++containers}`;
+/** The old entry point, written next to the sync checkout (the repo's history holds it). */
+function legacyEntry(repo: string): string {
+  const file = join(dirname(repo), "legacy-entry.sh");
+  writeFileSync(file, execFileSync("git", ["show", `${LEGACY_COMMIT}:sandbox/entry.sh`], { cwd: ROOT, encoding: "utf8" }), { mode: 0o755 });
+  return file;
+}
+
+async function startContainer(image: string, repo: string, runId: string, kind: "ours" | "legacy"): Promise<string> {
+  const name = `iterate-sandbox-bench-${runId}-sync-${kind}-${++containers}`;
   onCleanup(`container ${name}`, async () => void (await tryDocker(["rm", "--force", name])));
   await docker([
     "run", "--detach", "--name", name,
+    // The labels `sandbox run` sets, so `sandbox sync -s <name>` takes it for one of its sandboxes.
+    "--label", "dev.iterate.sandbox.managed-by=iterate-sandbox-cli", "--label", `dev.iterate.sandbox.project=bench-${runId}`,
+    "--label", `dev.iterate.sandbox.name=sync-${kind}-${containers}`, "--label", `dev.iterate.sandbox.checkout=${repo}`,
     "--volume", `${repo}:/host/repo-checkout:ro`, "--volume", `${join(repo, ".git")}:/host/gitdir:ro`,
+    "--volume", `${legacyEntry(repo)}:${LEGACY_MOUNT}:ro`,
     "--entrypoint", "tini", image, "--", "sleep", "infinity",
   ]);
   return name;
 }
 
-async function removeSandbox(name: string): Promise<void> {
-  await tryDocker(["rm", "--force", name]);
-}
-
-/** The entry point's summary line, e.g. "synced …: 1 new, 0 changed, 0 deleted file(s) …". */
-function syncedLine(stderr: string): string {
-  const line = stderr.split("\n").find((l) => l.includes("] synced "));
-  const match = line ? /(\d+ new, -?\d+ changed, \d+ deleted)/.exec(line) : null;
+/** The sync's summary, e.g. "1 new, 0 changed, 0 deleted". */
+function syncedLine(text: string): string {
+  const match = /(\d+ new, -?\d+ changed, \d+ deleted)/.exec(text);
   return match ? (match[1] as string) : "no 'synced' line";
 }
 
-async function sandboxSync(name: string): Promise<{ seconds: number; said: string }> {
-  const { seconds, value } = await timed(() => docker(["exec", name, "sandbox-sync"]));
+async function oursSync(name: string): Promise<{ seconds: number; said: string }> {
+  const { seconds, value } = await timed(() => run(process.execPath, [CLI, "sync", "-s", name]));
+  return { seconds, said: syncedLine(value.stdout) };
+}
+
+async function legacySync(name: string): Promise<{ seconds: number; said: string }> {
+  const { seconds, value } = await timed(() => docker(["exec", name, "bash", LEGACY_MOUNT, "--sync-only"]));
   return { seconds, said: syncedLine(value.stderr) };
 }
 
@@ -104,6 +107,61 @@ async function flush(name: string): Promise<void> {
   await docker(["exec", name, "sync"]);
 }
 
+async function breakdown(name: string, runs: number): Promise<Record<string, number[]>> {
+  const steps: Record<string, number[]> = {};
+  for (let i = 0; i < runs; i++) {
+    const { seconds, value } = await timed(() => docker(["exec", "-e", "SANDBOX_SYNC_PROFILE=1", name, "sandbox-sync"]));
+    (steps["`docker exec <c> sandbox-sync`, whole"] ??= []).push(seconds);
+    for (const match of value.stderr.matchAll(/\[entry\] profile (\S+) (\d+\.\d+)/g)) (steps[match[1] as string] ??= []).push(Number(match[2]));
+  }
+  return steps;
+}
+
+/**
+ * `sandbox sync --watch -s <c>`: for each run, the time from appending to a host file to the line
+ * the watcher prints once that sync is done (then the file is checked inside).
+ */
+async function watchLatency(name: string, edited: string, path: string, runs: number, runId: string): Promise<number[]> {
+  const child = spawn(process.execPath, [CLI, "sync", "--watch", "-s", name], { stdio: ["ignore", "pipe", "pipe"] });
+  const lines: Array<{ at: number; line: string }> = [];
+  let buffered = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const parts = buffered.split("\n");
+    buffered = parts.pop() ?? "";
+    for (const line of parts) lines.push({ at: performance.now(), line });
+  });
+  const nextLine = async (after: number, timeoutMs: number): Promise<number> => {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const found = lines.find((entry) => entry.at > after);
+      if (found) return found.at;
+      if (performance.now() > deadline) throw new Error(`sandbox sync --watch printed no sync line within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  const latencies: number[] = [];
+  try {
+    await nextLine(0, 60_000); // the first sync
+    for (let i = 0; i < runs; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500)); // idle, as between two saves
+      const before = performance.now();
+      appendFileSync(edited, `export const watchEdit${i} = "${runId}-${i}";\n`);
+      const done = await nextLine(before, 30_000);
+      latencies.push((done - before) / 1000);
+      await expectSynced(name, edited, path);
+    }
+  } finally {
+    child.kill("SIGINT");
+  }
+  return latencies;
+}
+
+async function expectSynced(name: string, edited: string, path: string): Promise<void> {
+  const { stdout } = await docker(["exec", name, "cat", `${REPO_PATH}/${path}`]);
+  if (stdout !== readFileSync(edited, "utf8")) throw new Error(`after the sync, ${path} in ${name} is not the host's ${edited}`);
+}
+
 /**
  * Each `cp -a` run comes right after (or, alternately, before) a sync run, in the same container:
  * writing 20,000 files into a container's overlay file system varies a lot over minutes on this
@@ -111,45 +169,59 @@ async function flush(name: string): Promise<void> {
  */
 export async function benchSync(options: { image: string; repo: string; runs: number; firstRuns: number; runId: string; editedFile: string }): Promise<SyncResults> {
   const { image, repo, runs, runId } = options;
-  const results: SyncResults = { exec: [], first: [], noChange: [], oneFile: [], copy: [], said: { first: "", noChange: "", oneFile: "" }, breakdown: {} };
+  const results: SyncResults = {
+    exec: [], cliExec: [], watch: [], first: [], noChange: [], oneFile: [], legacyFirst: [], legacyNoChange: [], legacyOneFile: [], copy: [],
+    said: { first: "", noChange: "", oneFile: "", legacyNoChange: "" }, breakdown: {},
+  };
   let copies = 0;
 
-  // First sync: a new container each time (its repo path holds the image's commit).
-  let sandbox = "";
+  // First sync: new containers each time (their repo path holds the image's commit).
+  let ours = "";
+  let legacy = "";
   for (let i = 0; i < options.firstRuns; i++) {
-    if (sandbox) await removeSandbox(sandbox);
-    sandbox = await startSandbox(image, repo, runId);
-    if (i % 2 === 1) results.copy.push(await copyTree(sandbox, copies++));
-    await flush(sandbox);
-    const { seconds, said } = await sandboxSync(sandbox);
-    results.first.push(seconds);
-    results.said.first = said;
-    if (i % 2 === 0) results.copy.push(await copyTree(sandbox, copies++));
+    if (ours) await tryDocker(["rm", "--force", ours, legacy]);
+    ours = await startContainer(image, repo, runId, "ours");
+    legacy = await startContainer(image, repo, runId, "legacy");
+    if (i % 2 === 1) results.copy.push(await copyTree(ours, copies++));
+    await flush(ours);
+    const first = await oursSync(ours);
+    results.first.push(first.seconds);
+    results.said.first = first.said;
+    await flush(legacy);
+    results.legacyFirst.push((await legacySync(legacy)).seconds);
+    if (i % 2 === 0) results.copy.push(await copyTree(ours, copies++));
   }
 
-  for (let i = 0; i < runs; i++) results.exec.push((await timed(() => docker(["exec", sandbox, "true"]))).seconds);
+  for (let i = 0; i < runs; i++) {
+    results.exec.push((await timed(() => docker(["exec", ours, "true"]))).seconds);
+    results.cliExec.push((await timed(() => run(process.execPath, ["--input-type=module", "-e", LITE_EXEC_TRUE, ours]))).seconds);
+  }
 
   for (let i = 0; i < runs; i++) {
-    await flush(sandbox);
-    const { seconds, said } = await sandboxSync(sandbox);
-    results.noChange.push(seconds);
-    results.said.noChange = said;
-    results.copy.push(await copyTree(sandbox, copies++));
+    await flush(ours);
+    const noChange = await oursSync(ours);
+    results.noChange.push(noChange.seconds);
+    results.said.noChange = noChange.said;
+    const legacyNoChange = await legacySync(legacy);
+    results.legacyNoChange.push(legacyNoChange.seconds);
+    results.said.legacyNoChange = legacyNoChange.said;
+    results.copy.push(await copyTree(ours, copies++));
   }
 
   const edited = join(repo, options.editedFile);
-  const inContainer = `/home/iterate/src/github.com/iterate/iterate/${options.editedFile}`;
   for (let i = 0; i < runs; i++) {
     appendFileSync(edited, `export const syncEdit${i} = "${runId}-${i}";\n`);
-    await flush(sandbox);
-    const { seconds, said } = await sandboxSync(sandbox);
-    results.oneFile.push(seconds);
-    results.said.oneFile = said;
-    const { stdout } = await docker(["exec", sandbox, "cat", inContainer]);
-    if (stdout !== readFileSync(edited, "utf8")) throw new Error(`after sandbox-sync, ${inContainer} in ${sandbox} is not the host's ${edited}`);
+    await flush(ours);
+    const oneFile = await oursSync(ours);
+    results.oneFile.push(oneFile.seconds);
+    results.said.oneFile = oneFile.said;
+    await expectSynced(ours, edited, options.editedFile);
+    results.legacyOneFile.push((await legacySync(legacy)).seconds);
+    await expectSynced(legacy, edited, options.editedFile);
   }
 
-  results.breakdown = await breakdown(sandbox, runs);
-  await removeSandbox(sandbox);
+  results.watch = await watchLatency(ours, edited, options.editedFile, runs, runId);
+  results.breakdown = await breakdown(ours, runs);
+  await tryDocker(["rm", "--force", ours, legacy]);
   return results;
 }

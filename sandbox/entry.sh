@@ -5,13 +5,14 @@
 #   entry.sh --sync-only          sync only (also `sandbox-sync`), e.g. in a running container
 #
 # In order, each step saying what it did:
-#   1. dev sync, when the host checkout is mounted read-only at /host/repo-checkout: rsync it into the
-#      repo path (--delete, honouring .gitignore files and info/exclude, never touching .git or
-#      node_modules there), then overlay the host's git metadata from /host/gitdir (+ /host/commondir
-#      for a worktree, which is flattened into a normal repository);
-#   2. the home skeleton sync;
+#   0. extra CA certificates, when `sandbox run --ca-certs` mounted some (see setup_ca_certs);
+#   1. dev sync, when the host checkout is mounted read-only at /host/repo-checkout (sync/dev-sync.sh):
+#      the files git lists on the host (tracked + untracked-not-ignored) into the repo path, and the
+#      host's git metadata from /host/gitdir (+ /host/commondir for a worktree, which is flattened into
+#      a normal repository), without losing anything only the sandbox has;
+#   2. the home skeleton sync (at start only, not with --sync-only);
 #   3. the dependencies, installed again (offline first, from the pnpm store) when the lockfile differs
-#      from the one node_modules was installed from;
+#      from the one node_modules was installed from, within SANDBOX_SYNC_TIMEOUT seconds (default 600);
 #   4. the readiness marker /run/iterate-sandbox/ready (a launcher waits for it; it is removed first);
 #   5. exec COMMAND, or: run the process table's tasks in order, then exec s6-svscan on its processes.
 # It only reads the mounts, writes nowhere but the repo path, $HOME and /run/iterate-sandbox, and is
@@ -25,10 +26,6 @@ HOST_CHECKOUT="${SANDBOX_HOST_CHECKOUT:-/host/repo-checkout}"
 HOST_GITDIR="${SANDBOX_HOST_GITDIR:-/host/gitdir}"
 HOST_COMMONDIR="${SANDBOX_HOST_COMMONDIR:-/host/commondir}"
 INSTALLED_MARKER=node_modules/.sandbox-installed-lockfile
-# Git state that belongs to one worktree, not to the repository (see gitrepository-layout(5)).
-PER_WORKTREE=(HEAD index ORIG_HEAD FETCH_HEAD MERGE_HEAD MERGE_MODE MERGE_MSG AUTO_MERGE CHERRY_PICK_HEAD
-  REVERT_HEAD BISECT_LOG BISECT_START BISECT_TERMS BISECT_EXPECTED_REV BISECT_ANCESTORS_OK BISECT_NAMES
-  logs/HEAD rebase-merge rebase-apply sequencer refs/bisect refs/worktree refs/rewritten config.worktree)
 
 log() { printf '[entry] %s\n' "$*" >&2; }
 die() { printf '[entry] stopped: %s\n' "$*" >&2; exit 1; }
@@ -51,100 +48,81 @@ exec 9>"$RUN_DIR/sync.lock"
 flock 9
 rm -f "$READY_FILE"
 
-# --- 1. dev sync -------------------------------------------------------------------------------------
+# --- 1. dev sync (sync/dev-sync.sh) -------------------------------------------------------------------
 
 synced=no
-sync_checkout() {
-  if [[ ! -d "$HOST_CHECKOUT" ]]; then
-    log "no host checkout at $HOST_CHECKOUT: dev sync skipped (the repo is the image's commit)"
-    return 0
-  fi
-  [[ -r "$HOST_CHECKOUT" && -x "$HOST_CHECKOUT" ]] \
-    || die "$HOST_CHECKOUT is not readable by $(id -un) (uid $(id -u)): make the checkout readable by that uid (e.g. chmod o+rx on it and its parents)"
-  # An empty or wrong mount would make --delete wipe the repo: require something that looks like it.
-  [[ -f "$HOST_CHECKOUT/package.json" || -e "$HOST_CHECKOUT/.git" ]] \
-    || die "$HOST_CHECKOUT has neither package.json nor .git: refusing to sync it over $repo (a wrong or empty mount would delete the repo)"
-  # A worktree's git dir without the repository's: stop before changing anything.
-  if [[ -f "$HOST_GITDIR/commondir" && ! -d "$HOST_COMMONDIR" ]]; then
-    die "$HOST_GITDIR is a worktree's git dir (it has a commondir file): mount the repository's .git at $HOST_COMMONDIR too"
-  fi
+# shellcheck source=sync/dev-sync.sh
+source "$SANDBOX_DIR/sync/dev-sync.sh"
 
-  local commondir excludes_file itemized rc=0
-  commondir="$(git_common_dir)"
-  # Filter order matters (first match wins): .git and node_modules are never touched on either side;
-  # then every .gitignore (read per directory; --delete-after lets the receiver use the new ones, so
-  # ignored files in the container survive), then the repository's info/exclude.
-  local filters=(--filter='- .git' --filter='- node_modules' --filter=':- .gitignore')
-  excludes_file="${commondir:+$commondir/info/exclude}"
-  if [[ -n "$excludes_file" && -f "$excludes_file" ]]; then filters+=(--exclude-from="$excludes_file"); fi
+# --- 0. extra CA certificates --------------------------------------------------------------------------
 
-  itemized="$RUN_DIR/sync-changes.txt"
-  rsync -rlpt --delete-after --itemize-changes "${filters[@]}" "$HOST_CHECKOUT/" "$repo/" >"$itemized" || rc=$?
-  case "$rc" in
-    0) ;;
-    24) log "some files vanished on the host during the copy (rsync exit 24): they are left out" ;;
-    *) die "rsync $HOST_CHECKOUT -> $repo failed with exit code $rc (see above)" ;;
-  esac
-  local deleted created updated
-  deleted="$(grep -c '^\*deleting .*[^/]$' "$itemized" || true)"
-  created="$(grep -c '^>f+++++++' "$itemized" || true)"
-  updated="$(grep -c '^>f' "$itemized" || true)"
-  # The full list stays in $itemized until the next sync.
-  if [[ "${SANDBOX_SYNC_VERBOSE:-}" == 1 ]]; then sed 's/^/[entry]   /' "$itemized" >&2; fi
-  log "synced $HOST_CHECKOUT -> $repo: $created new, $((updated - created)) changed, $deleted deleted file(s) (ignored files and node_modules kept)"
-  synced=yes
-}
-
-# The host repository's common git dir (objects, refs, config), or nothing when none is mounted.
-git_common_dir() {
-  if [[ -d "$HOST_COMMONDIR" ]]; then echo "$HOST_COMMONDIR"
-  elif [[ -d "$HOST_GITDIR" && ! -f "$HOST_GITDIR/commondir" ]]; then echo "$HOST_GITDIR"
-  elif [[ -d "$HOST_CHECKOUT/.git" ]]; then echo "$HOST_CHECKOUT/.git"
-  fi
-}
-
-sync_git() {
-  [[ -d "$HOST_CHECKOUT" || -d "$HOST_GITDIR" ]] || return 0
-  local gitdir commondir dest="$repo/.git" worktree=no
-  if [[ -d "$HOST_GITDIR" ]]; then gitdir="$HOST_GITDIR"
-  elif [[ -d "$HOST_CHECKOUT/.git" ]]; then gitdir="$HOST_CHECKOUT/.git"
-  else
-    log "warning: $HOST_CHECKOUT/.git is a worktree link and $HOST_GITDIR is not mounted: git metadata not synced (HEAD stays the image's commit)"
-    return 0
-  fi
-  if [[ -f "$gitdir/commondir" ]]; then
-    worktree=yes
-    [[ -d "$HOST_COMMONDIR" ]] || die "$gitdir is a worktree's git dir (it has a commondir file): mount the repository's .git at $HOST_COMMONDIR too"
-  fi
-  commondir="$(git_common_dir)"
-  [[ -f "$gitdir/HEAD" && -d "$commondir/objects" ]] || die "$gitdir / $commondir do not look like git metadata (no HEAD or objects/)"
-
-  # Repository-wide metadata: objects, refs, config, hooks... Other worktrees and lock files stay out.
-  local rc=0 excludes=(--exclude='*.lock' --exclude=/worktrees/ --exclude=/commondir --exclude=/gitdir --exclude=/locked)
-  if [[ "$worktree" == yes ]]; then
-    local item
-    for item in "${PER_WORKTREE[@]}"; do excludes+=(--exclude="/$item"); done
-  fi
-  rsync -rlpt --delete-after "${excludes[@]}" "$commondir/" "$dest/" || rc=$?
-  [[ "$rc" == 0 || "$rc" == 24 ]] || die "rsync $commondir -> $dest failed with exit code $rc"
-
-  # A worktree's own HEAD, index, logs/HEAD...: over the common copy, as a normal repository has them.
-  if [[ "$worktree" == yes ]]; then
-    for item in "${PER_WORKTREE[@]}"; do
-      if [[ ! -e "$gitdir/$item" ]]; then rm -rf -- "${dest:?}/$item"; fi
-    done
-    rc=0
-    rsync -rlpt --exclude='*.lock' --exclude=/commondir --exclude=/gitdir --exclude=/locked "$gitdir/" "$dest/" || rc=$?
-    [[ "$rc" == 0 || "$rc" == 24 ]] || die "rsync $gitdir -> $dest failed with exit code $rc"
-  fi
-  git -C "$repo" config core.bare false
-  git -C "$repo" config --unset-all core.worktree 2>/dev/null || true
-  git -C "$repo" rev-parse --verify -q HEAD >/dev/null || die "after the git sync, HEAD in $repo does not resolve to a commit"
-  git -C "$repo" update-index -q --refresh >/dev/null 2>&1 || true
-  log "git metadata from the host ($([[ "$worktree" == yes ]] && echo "worktree, flattened into a normal repository" || echo "normal checkout")): HEAD $(git -C "$repo" rev-parse HEAD) on $(git -C "$repo" symbolic-ref --short -q HEAD || echo "detached HEAD"), $(git -C "$repo" status --porcelain | wc -l) changed file(s)"
+# `sandbox run --ca-certs FILE` mounts FILE read-only at CA_CERTS_FILE (node, npm and pnpm read it
+# through NODE_EXTRA_CA_CERTS) and points SSL_CERT_FILE, CURL_CA_BUNDLE and GIT_SSL_CAINFO at
+# CA_BUNDLE, on a tmpfs: the system bundle plus FILE, made here, never in an image layer.
+CA_CERTS_FILE=/etc/iterate-sandbox/ca-certs.pem
+CA_BUNDLE="$RUN_DIR/ca/ca-certificates.crt"
+setup_ca_certs() {
+  [[ -e "$CA_CERTS_FILE" ]] || return 0
+  [[ -r "$CA_CERTS_FILE" ]] || die "$CA_CERTS_FILE (--ca-certs) is not readable by $(id -un) (uid $(id -u)): make the file readable on the host (chmod a+r)"
+  grep -q -- '-----BEGIN CERTIFICATE-----' "$CA_CERTS_FILE" || die "$CA_CERTS_FILE (--ca-certs) holds no PEM certificate (no -----BEGIN CERTIFICATE----- line)"
+  mkdir -p "$(dirname "$CA_BUNDLE")" || die "cannot create $(dirname "$CA_BUNDLE")"
+  cat /etc/ssl/certs/ca-certificates.crt "$CA_CERTS_FILE" >"$CA_BUNDLE.tmp" && mv -f "$CA_BUNDLE.tmp" "$CA_BUNDLE" \
+    || die "cannot write the CA bundle $CA_BUNDLE"
+  log "extra CA certificates from $CA_CERTS_FILE: trusted by node, npm and pnpm (NODE_EXTRA_CA_CERTS), git and curl ($CA_BUNDLE)"
 }
 
 # --- 3. dependencies ---------------------------------------------------------------------------------
+
+# The install's deadline, in seconds (`sandbox run/sync --timeout`): a hung download must not hang the sync.
+INSTALL_TIMEOUT="${SANDBOX_SYNC_TIMEOUT:-600}"
+[[ "$INSTALL_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "SANDBOX_SYNC_TIMEOUT '$INSTALL_TIMEOUT' must be a whole number of seconds (the install's deadline)"
+install_status=0
+
+# Runs an install command within what is left of the deadline; its output goes to stderr (stdout
+# belongs to the payload) and to $install_output.
+install_step() {
+  local left=$((install_deadline - SECONDS))
+  if ((left < 1)); then install_status=124; return 124; fi
+  install_status=0
+  # pipefail: the pipeline's status is the command's (tee does not fail).
+  timeout --kill-after=10 "$left" "$@" 2>&1 | tee -a "$install_output" >&2 || install_status=$?
+  return "$install_status"
+}
+
+# The likely cause of a failed or overdue install, from its output, else from one request to the
+# registry with node (which trusts what npm and pnpm trust: NODE_EXTRA_CA_CERTS).
+install_cause() {
+  if grep -q -i -E 'self[- ]signed certificate|unable to (get|verify) (local issuer|the first) certificate|UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_HAS_EXPIRED|certificate verify failed' "$install_output"; then
+    echo certificates
+    return
+  fi
+  local registry probe
+  registry="$(timeout 10 npm config get registry 2>/dev/null || true)"
+  [[ "$registry" == http* ]] || registry=https://registry.npmjs.org/
+  probe="$(timeout 15 node -e 'require("https").request(process.argv[1], { method: "HEAD", timeout: 10000 }, (r) => console.log(`ok ${r.statusCode}`)).on("timeout", function () { console.log("error timeout"); this.destroy(); }).on("error", (e) => console.log(`error ${e.code ?? e.message}`)).end()' "$registry" 2>&1 || echo "error timeout")"
+  case "$probe" in
+    *CERT* | *SELF_SIGNED* | *UNABLE_TO_VERIFY* | *ERR_TLS*) echo certificates ;;
+    ok*) echo "registry-answers $registry" ;;
+    *) echo "network $registry ${probe#error }" ;;
+  esac
+}
+
+# Stops with the step, its likely cause (certificates, the network) and what to do.
+install_failed() {
+  local step="$1" fix="$2" cause what
+  cause="$(install_cause)"
+  case "$cause" in
+    certificates) what="likely cause: certificates: the registry's TLS certificate is not trusted in the sandbox (a TLS-intercepting proxy?): give its CA with sandbox run --ca-certs FILE (SANDBOX_CA_CERTS)" ;;
+    network*) what="likely cause: the network: the registry ${cause#network } cannot be reached from the sandbox (proxy, DNS or firewall)" ;;
+    registry-answers*) what="the registry ${cause#registry-answers } answers" ;;
+  esac
+  if [[ "$install_status" == 124 || "$install_status" == 137 ]]; then
+    [[ "$cause" == registry-answers* ]] && what+=": the install is only slow, give it a longer --timeout"
+    die "dependencies: $step did not finish within the ${INSTALL_TIMEOUT} s deadline (--timeout, SANDBOX_SYNC_TIMEOUT) and was stopped; $what"
+  fi
+  [[ "$cause" == registry-answers* ]] && what="$fix"
+  die "dependencies: $step failed (exit $install_status, output above); $what"
+}
 
 deps=unchanged
 sync_deps() {
@@ -161,20 +139,21 @@ sync_deps() {
     log "dependencies: $lockfile is the one node_modules was installed from: nothing to install"
     return 0
   fi
-  log "dependencies: $lockfile differs from the one node_modules was installed from: installing"
+  log "dependencies: $lockfile differs from the one node_modules was installed from: installing (deadline ${INSTALL_TIMEOUT} s)"
+  install_deadline=$((SECONDS + INSTALL_TIMEOUT))
+  install_output="$RUN_DIR/install.log"
+  : >"$install_output"
   if [[ "$kind" == pnpm ]]; then
     local args=(install --frozen-lockfile --store-dir "${PNPM_STORE_PATH:?}" --config.confirm-modules-purge=false)
-    # Installer output goes to stderr with the rest of this log: stdout belongs to the payload.
-    if pnpm "${args[@]}" --offline >&2; then
+    if install_step pnpm "${args[@]}" --offline; then
       log "dependencies: installed offline from the pnpm store at $PNPM_STORE_PATH"
     else
       log "dependencies: the store at $PNPM_STORE_PATH lacks some packages; installing again with network (--prefer-offline)"
-      pnpm "${args[@]}" --prefer-offline >&2 \
-        || die "pnpm install --frozen-lockfile failed (output above): fix the lockfile on the host, then run sandbox-sync"
+      install_step pnpm "${args[@]}" --prefer-offline || install_failed "pnpm install --frozen-lockfile" "fix the lockfile on the host, then run sandbox sync"
     fi
   else
-    { npm ci --offline --no-audit --no-fund || npm ci --prefer-offline --no-audit --no-fund; } >&2 \
-      || die "npm ci failed (output above): fix package-lock.json on the host, then run sandbox-sync"
+    install_step npm ci --offline --no-audit --no-fund || install_step npm ci --prefer-offline --no-audit --no-fund \
+      || install_failed "npm ci" "fix package-lock.json on the host, then run sandbox sync"
   fi
   sha256sum "$lockfile" >"$INSTALLED_MARKER"
   deps=installed
@@ -192,15 +171,18 @@ mark_ready() {
 }
 
 start_dir="$PWD"
-sync_checkout
-sync_git
-"$SANDBOX_DIR/sync-home-skeleton.sh"
+setup_ca_certs
+dev_sync
+# The home skeleton is the image's and does not change while a container runs: synced at start only.
+if [[ "$mode" == run ]]; then "$SANDBOX_DIR/sync-home-skeleton.sh"; fi
 sync_deps
 cd "$start_dir"
 
 if [[ "$mode" == sync ]]; then
   mark_ready
   log "sync done"
+  # The marker on stdout: `sandbox sync` reads it from this one exec.
+  cat "$READY_FILE"
   exit 0
 fi
 

@@ -3,7 +3,10 @@ import { configFieldList, type ConfigKey } from "../dagger/src/rules/config-fiel
 import type { ConfigFlags } from "../dagger/src/rules/config.js";
 
 /** The settings that shape the build spec (tags, build, publish take them all). */
-export const SPEC_CONFIG_KEYS = ["image", "mainBranch", "platform", "baseImage", "agentClis", "corepackIntegrityKeys", "sourceUrl", "repoPath", "user", "pnpmStorePath"] as const;
+export const SPEC_CONFIG_KEYS = ["image", "mainBranch", "platform", "baseImage", "agentClis", "corepackIntegrityKeys", "sourceUrl", "repoPath", "user", "pnpmStorePath", "lifecycleScripts"] as const;
+
+/** The shared build cache in the registry (`sandbox build` only). */
+export const BUILD_CACHE_CONFIG_KEYS = ["cacheFrom", "cacheTo"] as const;
 
 /** Adds the flags of the given settings to a command; each help line names its env var. */
 export function addConfigOptions(command: Command, keys: readonly ConfigKey[]): Command {

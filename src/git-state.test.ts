@@ -3,7 +3,7 @@ import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { GitStateError, readGitState } from "./git-state.js";
+import { checkoutIdentity, GitStateError, readGitState } from "./git-state.js";
 import { makeRepo } from "../test/support/git-fixture.js";
 
 const cleanup: string[] = [];
@@ -23,7 +23,17 @@ describe("readGitState", () => {
       gitDir: join(repo, ".git"),
       commonDir: join(repo, ".git"),
       commitTime: "2026-01-02T03:04:05Z",
+      originUrl: null,
     });
+  });
+
+  it("reads origin without the credentials an https URL may carry", async () => {
+    const repo = makeRepo(cleanup);
+    git(repo, "remote", "add", "origin", "https://x-access-token:s3cret@github.com/acme/widgets.git");
+    const state = await readGitState(repo);
+    expect(state.originUrl).toBe("https://github.com/acme/widgets.git");
+    expect(JSON.stringify(state)).not.toContain("s3cret");
+    expect(await checkoutIdentity(state)).toEqual({ sourceUrl: "https://github.com/acme/widgets", pathSegments: ["github.com", "acme", "widgets"] });
   });
 
   it("counts modified and untracked files as dirty, but not ignored ones", async () => {

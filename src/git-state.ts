@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
-import { resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { gitStateSchema, type GitState } from "../dagger/src/rules/index.js";
+import { gitStateSchema, repoIdentity, type GitState, type RepoIdentity } from "../dagger/src/rules/index.js";
 
 const run = promisify(execFile);
 
@@ -29,13 +30,14 @@ export async function readGitState(dir: string): Promise<GitState> {
   if (checkout === null) throw new GitStateError(`${resolve(dir)} is not inside a git checkout: run this in the monorepo's checkout or pass --source`);
   const sha = await gitOrNull(checkout, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]);
   if (sha === null) throw new GitStateError(`the repository at ${checkout} has no commit yet: commit once, then build`);
-  const [branch, porcelain, gitDir, commonDir, commitTime] = await Promise.all([
+  const [branch, porcelain, gitDir, commonDir, commitTime, originUrl] = await Promise.all([
     gitOrNull(checkout, ["symbolic-ref", "--quiet", "--short", "HEAD"]),
     // Untracked files count, as `git status --porcelain` shows them.
     git(checkout, ["status", "--porcelain", "--untracked-files=normal"]),
     git(checkout, ["rev-parse", "--absolute-git-dir"]),
     git(checkout, ["rev-parse", "--path-format=absolute", "--git-common-dir"]),
     git(checkout, ["show", "-s", "--format=%cI", "HEAD"]),
+    gitOrNull(checkout, ["config", "--get", "remote.origin.url"]),
   ]);
   return gitStateSchema.parse({
     sha,
@@ -45,5 +47,19 @@ export async function readGitState(dir: string): Promise<GitState> {
     gitDir,
     commonDir,
     commitTime: new Date(commitTime).toISOString().replace(/\.000Z$/, "Z"),
+    // Credentials in the URL (https://user:token@host/...) never leave this function.
+    originUrl: originUrl ? originUrl.replace(/^([a-z+]+:\/\/)[^@/]*@/i, "$1") : null,
   });
+}
+
+/** Which repository the checkout is (source URL, repo path segments), from its origin and root package.json. */
+export async function checkoutIdentity(git: GitState): Promise<RepoIdentity> {
+  let name: string | null = null;
+  try {
+    const manifest: unknown = JSON.parse(await readFile(join(git.checkout, "package.json"), "utf8"));
+    if (manifest && typeof manifest === "object" && "name" in manifest && typeof manifest.name === "string") name = manifest.name;
+  } catch {
+    // No readable root package.json: the local name is `repo`.
+  }
+  return repoIdentity(git.originUrl ?? null, name);
 }

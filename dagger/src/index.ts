@@ -72,6 +72,8 @@ export class Sandbox {
   private readonly agentClis: string;
   private readonly sourceUrl: string;
   private readonly corepackIntegrityKeys: string;
+  private readonly lifecycleScripts: string;
+  private readonly repoPath: string;
 
   constructor(
     // Only what the image needs: git internals, installed deps and build output stay out of the cache key.
@@ -87,6 +89,10 @@ export class Sandbox {
     sourceUrl = "https://github.com/iterate/iterate",
     caCerts?: File,
     corepackIntegrityKeys = "",
+    // run or skip the workspace's own lifecycle scripts in the build (the CLI's --lifecycle-scripts).
+    lifecycleScripts = "run",
+    // Where the image keeps the checkout; the CLI derives it from the checkout's origin, the module takes it as given.
+    repoPath = "/home/iterate/src/github.com/iterate/iterate",
   ) {
     this.source = source;
     this.files = files;
@@ -99,6 +105,8 @@ export class Sandbox {
     this.agentClis = agentClis;
     this.sourceUrl = sourceUrl;
     this.corepackIntegrityKeys = corepackIntegrityKeys;
+    this.lifecycleScripts = lifecycleScripts;
+    this.repoPath = repoPath;
     // Bad arguments fail here, at construction, rather than in the first function called.
     this.config();
   }
@@ -252,8 +260,8 @@ export class Sandbox {
   }
 
   private configFlags(): ConfigFlags {
-    const { image, mainBranch, platform, baseImage, agentClis, sourceUrl, corepackIntegrityKeys } = this;
-    return { image, mainBranch, platform, baseImage, agentClis, sourceUrl, corepackIntegrityKeys };
+    const { image, mainBranch, platform, baseImage, agentClis, sourceUrl, corepackIntegrityKeys, lifecycleScripts, repoPath } = this;
+    return { image, mainBranch, platform, baseImage, agentClis, sourceUrl, corepackIntegrityKeys, lifecycleScripts, repoPath };
   }
 
   /** The image's registry: http on loopback hosts, https everywhere else. */

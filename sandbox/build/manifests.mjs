@@ -4,9 +4,12 @@
 //
 // Writes three trees under OUT_DIR, each byte-stable while the inputs it is made from are unchanged,
 // so that `COPY --from=manifests` of it is a cache hit when only source files change:
-//   fetch/  the lockfile, pnpm-workspace.yaml and the root .npmrc: all `pnpm fetch` reads;
+//   fetch/  all `pnpm fetch` reads: the lockfile, pnpm-workspace.yaml, the root .npmrc and
+//           .pnpmfile.cjs, the patch files patchedDependencies names (in pnpm-workspace.yaml, the
+//           root package.json's `pnpm` field or the lockfile), and the root package.json cut to
+//           `packageManager` and `pnpm` (for npm: package-lock.json and the root .npmrc);
 //   tree/   every package.json reduced to the fields that affect an install (lifecycle scripts and
-//           everything else dropped), the other .npmrc files, .pnpmfile.cjs and *.patch files;
+//           everything else dropped), and the other .npmrc and .pnpmfile.cjs files;
 //   meta/   package-manager: the package manager to set up, `pnpm@<version>`, `pnpm`, `npm@<version>` or `npm`.
 // Exits 1 with a message naming the file when the repo is not a pnpm or npm repo this image can build.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync, copyFileSync, existsSync } from "node:fs";
@@ -32,6 +35,7 @@ const INSTALL_FIELDS = [
 const LOCKFILES = { pnpm: "pnpm-lock.yaml", npm: "package-lock.json" };
 const OTHER_LOCKFILES = ["yarn.lock", "bun.lock", "bun.lockb", "npm-shrinkwrap.json"];
 const SKIP_DIRS = new Set(["node_modules", ".git"]);
+const PNPMFILES = [".pnpmfile.cjs", ".pnpmfile.mjs", ".pnpmfile.js"];
 
 // Which package manager: the lockfile decides, the packageManager field must agree with it.
 const rootManifestPath = join(sourceDir, "package.json");
@@ -58,16 +62,75 @@ const version = declared ? declared.slice(declaredName.length + 1) : "";
 const packageManager = version ? `${kind}@${version}` : kind;
 
 // The trees.
-const fetchFiles = kind === "pnpm" ? ["pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc"] : ["package-lock.json", ".npmrc"];
+const fetchFiles = kind === "pnpm" ? ["pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc", ...PNPMFILES, ...patchFiles()] : ["package-lock.json", ".npmrc"];
 for (const file of fetchFiles) {
   if (existsSync(join(sourceDir, file))) copyInto(join(outDir, "fetch"), file);
 }
 mkdirSync(join(outDir, "fetch"), { recursive: true });
+if (kind === "pnpm") {
+  // pnpm fetch reads the root manifest's settings (patchedDependencies, overrides, ...) and
+  // packageManager; the tree/ copy of package.json replaces this one in the install step.
+  const fetchManifest = {};
+  for (const field of ["packageManager", "pnpm"]) if (field in rootManifest) fetchManifest[field] = rootManifest[field];
+  writeFileSync(join(outDir, "fetch", "package.json"), `${JSON.stringify(fetchManifest, null, 2)}\n`);
+}
 mkdirSync(join(outDir, "tree"), { recursive: true });
 walk(sourceDir);
 mkdirSync(join(outDir, "meta"), { recursive: true });
 writeFileSync(join(outDir, "meta", "package-manager"), `${packageManager}\n`);
 process.stdout.write(`manifests: ${kind} repo (${LOCKFILES[kind]}), package manager ${packageManager}\n`);
+
+/**
+ * The patch files patchedDependencies names, wherever it is set: pnpm-workspace.yaml (pnpm 10), the
+ * root package.json's `pnpm` field, or the lockfile's record of them. Paths are relative to the root;
+ * one that leaves the source tree or does not exist fails the build naming the file that names it.
+ */
+function patchFiles() {
+  const named = new Map();
+  const add = (path, where) => {
+    if (typeof path === "string" && path.length > 0 && !named.has(path)) named.set(path, where);
+  };
+  const fromManifest = rootManifest.pnpm?.patchedDependencies;
+  if (fromManifest && typeof fromManifest === "object") for (const path of Object.values(fromManifest)) add(path, "package.json pnpm.patchedDependencies");
+  for (const file of ["pnpm-workspace.yaml", "pnpm-lock.yaml"]) {
+    if (!existsSync(join(sourceDir, file))) continue;
+    for (const path of yamlPatchPaths(readFileSync(join(sourceDir, file), "utf8"))) add(path, `${file} patchedDependencies`);
+  }
+  const files = [];
+  for (const [path, where] of named) {
+    const rel = relative(sourceDir, join(sourceDir, path));
+    if (rel.startsWith("..") || rel.startsWith("/")) fail(`${where} names ${path}, which is outside the repository`);
+    if (!existsSync(join(sourceDir, rel))) fail(`${where} names ${path}, which is not in the source (is it committed, or ignored by .gitignore?)`);
+    files.push(rel);
+  }
+  return files;
+}
+
+// The values of a top-level `patchedDependencies:` block in YAML: `name@version: path` entries
+// (pnpm-workspace.yaml) or `path: ...` lines under each entry (pnpm-lock.yaml). The block ends at
+// the next line that is not indented. Quotes around a value are removed.
+function yamlPatchPaths(text) {
+  const paths = [];
+  let inBlock = false;
+  for (const line of text.split(/\r?\n/)) {
+    if (/^patchedDependencies:\s*$/.test(line)) {
+      inBlock = true;
+      continue;
+    }
+    if (!inBlock || line.trim() === "" || line.trim().startsWith("#")) continue;
+    if (!/^\s/.test(line)) {
+      inBlock = false;
+      continue;
+    }
+    const entry = /^\s+(?:'[^']*'|"[^"]*"|[^\s:][^:]*?):\s*(\S.*?)\s*$/.exec(line);
+    if (!entry) continue;
+    const key = line.trim().split(":")[0];
+    const value = entry[1].replace(/^(['"])(.*)\1$/, "$2");
+    if (key === "hash") continue;
+    if (key === "path" || /\.(patch|diff)$/.test(value)) paths.push(value);
+  }
+  return paths;
+}
 
 function walk(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -77,7 +140,7 @@ function walk(dir) {
       if (!SKIP_DIRS.has(entry.name)) walk(path);
     } else if (entry.isFile() && !fetchFiles.includes(rel)) {
       if (entry.name === "package.json") writeManifest(rel);
-      else if (entry.name === ".npmrc" || entry.name.endsWith(".patch") || /^\.pnpmfile\.(c|m)?js$/.test(entry.name)) {
+      else if (entry.name === ".npmrc" || PNPMFILES.includes(entry.name)) {
         copyInto(join(outDir, "tree"), rel);
       }
     }

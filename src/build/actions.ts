@@ -2,7 +2,12 @@ import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { configFromOptions } from "../config-resolve.js";
 import { existingDockerClient, existingFile } from "../host-inputs.js";
+import { cacheClientFor, defaultCacheImports, describeCachePlan, planBuildCache, type BuildCachePlan } from "./build-cache.js";
+import { cacheImportNotes } from "./cache-notes.js";
+import { currentBuildxBuilder } from "./buildx.js";
+import { parentCommits } from "./parent-commits.js";
 import { formatSpec, specForCheckout, type SpecOptions } from "./checkout-spec.js";
 import { assembleContext } from "./context.js";
 import { dockerBuild, engineVersion } from "./docker-build.js";
@@ -33,8 +38,18 @@ export async function buildAction(options: BuildOptions): Promise<void> {
   const version = await engineVersion(dockerBin);
   process.stderr.write(`engine: local Docker ${version} (BuildKit) via ${dockerBin}\ncontext: ${contextDir}\n`);
   await assembleContext(git, resolve(options.sandboxFiles ?? SANDBOX_FILES_DIR), contextDir);
-  const { imageId } = await dockerBuild(spec, { dockerBin, contextDir, ...(caCertsFile && { caCertsFile }), echo: !options.quiet });
+  const cache = await buildCachePlan(options, dockerBin, git);
+  for (const line of [describeCachePlan(cache), ...cache.notes]) process.stderr.write(`${line}\n`);
+  const { imageId, log } = await dockerBuild(spec, { dockerBin, contextDir, ...(caCertsFile && { caCertsFile }), echo: !options.quiet, cache });
+  for (const note of cacheImportNotes(log)) process.stderr.write(`${note}\n`);
   process.stdout.write(`${[`image: ${imageId}`, ...spec.addresses.map((address) => `tagged: ${address}`)].join("\n")}\n`);
+}
+
+/** The cache plan for this build: the configured (or default) cache sources, and what this client can do with them. */
+async function buildCachePlan(options: BuildOptions, dockerBin: string, git: { checkout: string; sha: string; dirty: boolean }): Promise<BuildCachePlan> {
+  const config = configFromOptions(options);
+  const imports = config.cacheFrom ?? defaultCacheImports(config.image, config.mainBranch, { ...git, parents: await parentCommits(git.checkout, git.sha) });
+  return planBuildCache(cacheClientFor(await currentBuildxBuilder(dockerBin, process.env)), imports, config.cacheTo);
 }
 
 /** A context directory per checkout, kept so that rsync and BuildKit only move what changed. */

@@ -1,6 +1,6 @@
 import { buildSpecFor, type BuildSpec, type GitState } from "../../dagger/src/rules/index.js";
 import { configFromOptions } from "../config-resolve.js";
-import { readGitState } from "../git-state.js";
+import { checkoutIdentity, readGitState } from "../git-state.js";
 import { parseChoice } from "../options.js";
 
 export interface SpecOptions {
@@ -15,8 +15,8 @@ export interface SpecOptions {
 /** Reads the checkout and computes the build spec, exactly as `build` and `publish` do. */
 export async function specForCheckout(options: SpecOptions): Promise<{ git: GitState; spec: BuildSpec }> {
   const purpose = parseChoice(options.for ?? "publish", "--for", ["publish", "local"] as const);
-  const config = configFromOptions(options);
   const git = await readGitState(options.source ?? process.cwd());
+  const config = configFromOptions(options, process.env, await checkoutIdentity(git));
   const spec = buildSpecFor({
     git: { sha: git.sha, dirty: git.dirty, branch: options.branch ?? git.branch },
     config,

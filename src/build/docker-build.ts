@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CA_CERTS_SECRET_ID, type BuildSpec } from "../../dagger/src/rules/index.js";
 import { runProgram } from "../run.js";
+import { cacheBuildArgs, type BuildCachePlan } from "./build-cache.js";
 
 export interface DockerBuildOptions {
   /** The Docker client to run; it must do BuildKit builds (DOCKER_BUILDKIT=1). */
@@ -14,6 +15,8 @@ export interface DockerBuildOptions {
   echo?: boolean;
   /** The client's environment (default: this process's); DOCKER_BUILDKIT=1 is always added. */
   env?: NodeJS.ProcessEnv;
+  /** The shared build cache: imports, export, and whether `docker buildx build` runs (see build-cache.ts). */
+  cache?: BuildCachePlan;
 }
 
 export interface DockerBuildResult {
@@ -24,8 +27,10 @@ export interface DockerBuildResult {
 
 /** The docker build arguments for a spec: one function, so tests can read exactly what is run. */
 export function dockerBuildArgs(spec: BuildSpec, options: DockerBuildOptions, iidFile: string): string[] {
+  // buildx builders with their own BuildKit keep the image in that BuildKit: --load brings it to the engine.
+  const command = options.cache?.client === "buildx" ? ["buildx", "build", "--load"] : ["build"];
   return [
-    "build",
+    ...command,
     "--progress=plain",
     "--file",
     join(options.contextDir, spec.dockerfile),
@@ -34,6 +39,7 @@ export function dockerBuildArgs(spec: BuildSpec, options: DockerBuildOptions, ii
     ...Object.entries(spec.buildArgs).flatMap(([name, value]) => ["--build-arg", `${name}=${value}`]),
     ...Object.entries(spec.labels).flatMap(([name, value]) => ["--label", `${name}=${value}`]),
     ...spec.addresses.flatMap((address) => ["--tag", address]),
+    ...(options.cache ? cacheBuildArgs(options.cache) : []),
     // The secret travels as a file reference; its content is never on the command line.
     ...(options.caCertsFile ? ["--secret", `id=${CA_CERTS_SECRET_ID},src=${options.caCertsFile}`] : []),
     "--iidfile",

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { BuildOptions } from "../build/actions.js";
-import { addConfigOptions, SPEC_CONFIG_KEYS } from "../config-options.js";
+import { addConfigOptions, BUILD_CACHE_CONFIG_KEYS, SPEC_CONFIG_KEYS } from "../config-options.js";
 
 export function registerBuild(program: Command): void {
   const command = program
@@ -13,6 +13,6 @@ export function registerBuild(program: Command): void {
     .option("--context-dir <dir>", "where the build context is assembled (default: a cache dir per checkout)")
     .option("--sandbox-files <dir>", "the image's own files (default: this project's sandbox/)")
     .option("--quiet", "do not stream BuildKit's progress");
-  addConfigOptions(command, SPEC_CONFIG_KEYS);
+  addConfigOptions(command, [...SPEC_CONFIG_KEYS, ...BUILD_CACHE_CONFIG_KEYS]);
   command.action(async (options: BuildOptions) => (await import("../build/actions.js")).buildAction(options));
 }

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { RegistryClient, RegistryNotFoundError } from "../../dagger/src/registry/index.js";
-import { sandbox } from "../../test/support/cli.js";
+import { sandbox, sandboxAsync } from "../../test/support/cli.js";
+import { startRateLimitProxy } from "../../test/support/rate-limit-proxy.js";
 import { buildFixtureImage, removeImages } from "../../test/support/fixture-image.js";
 import { gitIn, makeRepo, writeFiles } from "../../test/support/git-fixture.js";
 import {
@@ -87,7 +88,8 @@ describe.skipIf(skip)("sandbox publish and verify against the real registry", ()
     expect(caught.stdout).toBe("");
     expect(caught.stderr).toContain(`sandbox: ${image}: the tags do not all point at ${digest} (the digest of sha-${sha})`);
     expect(caught.stderr).toMatch(new RegExp(`\\n  main\\s+sha256:[0-9a-f]{64}  <- not the digest of sha-${sha}`));
-  });
+    // Two image builds and two pushes: on 2 busy cores that can pass a minute.
+  }, 300_000);
 
   it("leaves main on the previous digest when a smoke check fails", () => {
     const image = `${TEST_REGISTRY}/${uniqueRepository()}`;
@@ -107,6 +109,26 @@ describe.skipIf(skip)("sandbox publish and verify against the real registry", ()
     // The commit tag was pushed before the checks (that is what they run against); main never moved.
     expect(skopeoDigest(`${image}:sha-${broken.sha}`)).not.toBe(goodDigest);
   });
+
+  it("rides out a 429 (Retry-After: 2) on the manifest PUT of the push: the real docker client pushes again", async () => {
+    // The registry answers the first manifest PUT with 429, as GHCR does under load; the run must
+    // not block this process, which serves the proxy.
+    const proxy = await startRateLimitProxy({ upstream: TEST_REGISTRY, refusals: 1, status: 429, retryAfterSeconds: 2 });
+    try {
+      const image = `${proxy.registry}/${uniqueRepository()}`;
+      const env = cliEnv();
+      const { repo, sha } = commitWithImage(image, env);
+      const published = await sandboxAsync(["publish", "--image", image], { cwd: repo, env });
+      expect(published.stderr).toMatch(new RegExp(`push of ${image.replace(/[.]/g, "\\.")}:sha-${sha} refused \\(toomanyrequests: rate limit exceeded, retry later\\); attempt 2 of 5 in 0\\.5s`));
+      expect(published.status, published.stderr).toBe(0);
+      const digest = published.stdout.trim().split("@")[1];
+      const puts = proxy.manifestPuts().map((r) => `${r.status} ${r.path.replace(/^\/v2\/.+\/manifests\//, "")}`);
+      expect(puts).toEqual([`429 sha-${sha}`, `201 sha-${sha}`, "201 main"]);
+      expect(skopeoDigest(`${TEST_REGISTRY}/${image.slice(proxy.registry.length + 1)}:main`)).toBe(digest);
+    } finally {
+      await proxy.close();
+    }
+  }, 300_000);
 
   it("says to build first when there is no local image", () => {
     const image = `${TEST_REGISTRY}/${uniqueRepository()}`;

@@ -21,7 +21,8 @@ function addStartOptions(command: Command): Command {
     .option("-e, --env <KEY=VALUE>", "set a variable in the sandbox (repeatable; KEY alone takes this shell's value); localhost becomes host.docker.internal", collect)
     .option("--env-file <file>", "KEY=VALUE lines to set in the sandbox (repeatable; --env wins)", collect)
     .option("--port-range <from-to>", "host ports to publish the image's declared ports on [env: SANDBOX_PORT_RANGE] (default: 10000-11000)")
-    .option("--timeout <seconds>", "give up waiting for readiness after this long (default: 300)");
+    .option("--timeout <seconds>", "give up waiting for readiness after this long; also the deadline of the entry point's dependency install (default: 600)")
+    .option("--ca-certs <file>", "extra CA certificates (PEM) that node, npm, pnpm, git and curl in the sandbox trust, e.g. a TLS-intercepting proxy's; mounted read-only [env: SANDBOX_CA_CERTS]");
   return addConfigOptions(command, START_CONFIG_KEYS);
 }
 
@@ -45,7 +46,7 @@ export function registerSandboxes(program: Command): void {
       .command("exec")
       .description("run a command in a running sandbox: sandbox exec [options] -- <command...>; exits with its exit code")
       .argument("<command...>", "the command and its arguments (after --)")
-      .option("-s, --sandbox <name>", "the sandbox (default: the project's running one)")
+      .option("-s, --sandbox <name>", "the sandbox (default: the running one whose checkout is the current directory, else the project's)")
       .option("-i, --interactive", "pass stdin to the command (with a TTY when this terminal has one)")
       .option("-w, --workdir <dir>", "the working directory (default: the repo path)"),
   ).action(async (command: string[], options) => (await actions()).execAction(command, options));
@@ -53,10 +54,12 @@ export function registerSandboxes(program: Command): void {
   addProjectOptions(
     program
       .command("sync")
-      .description("run the dev sync again in a running sandbox (host checkout and git state into the container)")
-      .option("-s, --sandbox <name>", "the sandbox (default: the project's running one)")
+      .description("run the dev sync again in a running sandbox (the files git lists in the host checkout, and its git state, into the container)")
+      .option("-s, --sandbox <name>", "the sandbox (default: the running one whose checkout is the current directory, else the project's)")
+      .option("--watch", "keep syncing on every change of the host checkout (debounced; one line per sync; Ctrl-C stops)")
+      .option("--timeout <seconds>", "the deadline of a dependency install the sync starts (default: 600)")
       .option("--json", "print the result as JSON"),
-  ).action(async (options) => (await actions()).syncAction(options));
+  ).action(async (options) => (await import("../sandboxes/sync-action.js")).syncAction(options));
 
   program
     .command("ls")
@@ -68,8 +71,8 @@ export function registerSandboxes(program: Command): void {
   addProjectOptions(
     program
       .command("logs")
-      .description("print a sandbox's log (entry point, tasks, supervisor), or one process's with --process")
-      .option("-s, --sandbox <name>", "the sandbox (default: the project's running one)")
+      .description("print a sandbox's log (entry point, tasks, supervisor) on stdout, or one process's with --process")
+      .option("-s, --sandbox <name>", "the sandbox (default: the running one whose checkout is the current directory, else the project's)")
       .option("-f, --follow", "keep printing new lines")
       .option("--tail <lines>", "only the last lines")
       .option("--process <name>", "the log of this process of the process table"),
@@ -80,7 +83,8 @@ export function registerSandboxes(program: Command): void {
       .command("stop")
       .description("stop sandboxes (they keep their name and ports; `sandbox shell -s NAME` starts one again)")
       .argument("[sandboxes...]", "sandbox or container names")
-      .option("--all", "every sandbox of the project")
+      .option("--all", "every sandbox of the current project")
+      .option("--all-projects", "every sandbox this CLI started on the engine, of every project")
       .option("--time <seconds>", "wait this long for a graceful stop before killing (default: 10)")
       .option("--json", "print JSON"),
   ).action(async (names: string[], options) => (await actions()).stopAction(names, options));
@@ -90,7 +94,8 @@ export function registerSandboxes(program: Command): void {
       .command("rm")
       .description("stop and remove sandboxes (never a container this CLI did not start; the pnpm store volume stays)")
       .argument("[sandboxes...]", "sandbox or container names")
-      .option("--all", "every sandbox of the project")
+      .option("--all", "every sandbox of the current project")
+      .option("--all-projects", "every sandbox this CLI started on the engine, of every project")
       .option("--time <seconds>", "wait this long for a graceful stop before killing (default: 10)")
       .option("--json", "print JSON"),
   ).action(async (names: string[], options) => (await actions()).rmAction(names, options));

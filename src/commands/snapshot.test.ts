@@ -1,6 +1,5 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { RegistryStub } from "../../test/dagger/registry-stub.js";
 import { sandboxAsync, type CliResult } from "../../test/support/cli.js";
 import { buildsFine, FakeDaytona } from "../../test/support/fake-daytona.js";
 
@@ -8,8 +7,15 @@ const KEY = "dtn_cli_key_e3b0c44298fc";
 const REGISTRY_PASSWORD = "ghp_cli_registry_password_9f86d0";
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const NAME = `iterate-sandbox-${SHA}`;
-const DIGEST = `sha256:${"f".repeat(64)}`;
-const IMAGE_REF = `ghcr.io/iterate/sandbox@${DIGEST}`;
+
+// The image's registry: the CLI reads the image's manifest and config from it (the amd64 check).
+let registry: RegistryStub;
+let IMAGE_REF: string;
+beforeAll(async () => {
+  registry = await RegistryStub.start();
+  IMAGE_REF = `${registry.address}/iterate/sandbox@${registry.store("iterate/sandbox", "published", "cli snapshot test")}`;
+});
+afterAll(() => registry.close());
 
 // The fake server lives in this process, so the CLI must run without blocking it.
 async function sandbox(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
@@ -35,6 +41,8 @@ const snapshotPosts = () => fake.requests.filter((r) => r.method === "POST" && r
 
 describe("sandbox snapshot daytona", () => {
   it("creates the snapshot, prints each state change on stderr and the name and id on stdout", async () => {
+    // Each state lasts long enough that a poll every 50 ms sees it even on a loaded machine.
+    fake.phases = buildsFine(1500);
     const run = await sandbox(daytona("--image-ref", IMAGE_REF), env);
     expect(run.status, run.stderr).toBe(0);
     const id = fake.snapshot(NAME)?.id;
@@ -64,7 +72,8 @@ describe("sandbox snapshot daytona", () => {
   });
 
   it("takes the name, image and resources from the shared config", async () => {
-    const run = await sandbox(daytona("--image-ref", `registry.example.com/team/box@${DIGEST}`, "--snapshot-cpu", "8"), {
+    const box = `${registry.address}/team/box@${registry.store("team/box", "v1", "box")}`;
+    const run = await sandbox(daytona("--image-ref", box, "--snapshot-cpu", "8"), {
       ...env,
       SANDBOX_SNAPSHOT_NAME: "team-box",
       SANDBOX_SNAPSHOT_CPU: "4",
@@ -72,7 +81,7 @@ describe("sandbox snapshot daytona", () => {
       SANDBOX_SNAPSHOT_DISK: "40",
     });
     expect(run.status, run.stderr).toBe(0);
-    expect(snapshotPosts()[0]?.body).toEqual({ name: "team-box", imageName: `registry.example.com/team/box@${DIGEST}`, cpu: 8, memory: 16, disk: 40 });
+    expect(snapshotPosts()[0]?.body).toEqual({ name: "team-box", imageName: box, cpu: 8, memory: 16, disk: 40 });
   });
 
   it("refuses another image's snapshot without --replace, and replaces it with --replace", async () => {
@@ -141,47 +150,38 @@ describe("sandbox snapshot daytona", () => {
     expect(fake.requests).toEqual([]);
   });
 
-  it("registers the registry once with the password from the named variable", async () => {
-    const args = daytona("--image-ref", IMAGE_REF, "--registry-user", "release-bot", "--registry-password-env", "REGISTRY_TOKEN");
-    const first = await sandbox(args, { ...env, REGISTRY_TOKEN: REGISTRY_PASSWORD });
-    expect(first.status, first.stderr).toBe(0);
-    expect(first.stderr).toContain("registering registry ghcr.io with Daytona as user release-bot");
-    const second = await sandbox(args, { ...env, REGISTRY_TOKEN: REGISTRY_PASSWORD });
-    expect(second.status, second.stderr).toBe(0);
-    expect(fake.allRegistries()).toEqual([expect.objectContaining({ url: "https://ghcr.io", username: "release-bot" })]);
-    expect([...fake.registryPasswords.values()]).toEqual([REGISTRY_PASSWORD]);
+  it("refuses an arm64 image before anything is sent to Daytona, naming the platform and how to build for amd64", async () => {
+    const arm = `${registry.address}/iterate/sandbox@${registry.store("iterate/sandbox", "arm", "arm64 build", { os: "linux", architecture: "arm64" })}`;
+    const run = await sandbox(daytona("--image-ref", arm), env);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^sandbox: .*@sha256:[a-f0-9]{64} is built for linux\/arm64; Daytona runs linux\/amd64 only: build it for linux\/amd64 .*sandbox build --platform linux\/amd64/m);
+    expect(fake.requests).toEqual([]);
+  });
+
+  it("makes the snapshot of an index from its linux/amd64 image", async () => {
+    const amd = registry.store("iterate/sandbox", "amd-child", "amd64 build");
+    const arm = registry.store("iterate/sandbox", "arm-child", "arm64 build", { os: "linux", architecture: "arm64" });
+    const index = registry.storeIndex("iterate/sandbox", "multi", [
+      { digest: arm, platform: { os: "linux", architecture: "arm64" } },
+      { digest: amd, platform: { os: "linux", architecture: "amd64" } },
+    ]);
+    const run = await sandbox(daytona("--image-ref", `${registry.address}/iterate/sandbox@${index}`), env);
+    expect(run.status, run.stderr).toBe(0);
+    expect(snapshotPosts()[0]?.body).toMatchObject({ imageName: `${registry.address}/iterate/sandbox@${amd}` });
   });
 
   describe("without --image-ref", () => {
-    let registry: Server;
-    let registryHost: string;
-    const heads: string[] = [];
-
-    // A registry that knows one tag, as the distribution API answers a manifest HEAD.
-    beforeAll(async () => {
-      registry = createServer((request, response) => {
-        heads.push(`${request.method} ${request.url}`);
-        if (request.method === "HEAD" && request.url === `/v2/iterate/sandbox/manifests/sha-${SHA}`) {
-          response.writeHead(200, { "Docker-Content-Digest": DIGEST, "Content-Type": "application/vnd.oci.image.index.v1+json", "Content-Length": "512" });
-        } else {
-          response.writeHead(404, { "Content-Type": "application/json" });
-        }
-        response.end();
-      });
-      await new Promise<void>((resolve) => registry.listen(0, "127.0.0.1", resolve));
-      registryHost = `127.0.0.1:${(registry.address() as AddressInfo).port}`;
-    });
-    afterAll(() => new Promise<void>((resolve) => registry.close(() => resolve())));
-
     it("resolves the commit's tag to its digest in the registry", async () => {
-      const run = await sandbox(daytona(), { ...env, SANDBOX_IMAGE: `${registryHost}/iterate/sandbox` });
+      const digest = registry.store("iterate/sandbox", `sha-${SHA}`, "the commit's image");
+      registry.resetRequests();
+      const run = await sandbox(daytona(), { ...env, SANDBOX_IMAGE: `${registry.address}/iterate/sandbox` });
       expect(run.status, run.stderr).toBe(0);
-      expect(heads).toContain(`HEAD /v2/iterate/sandbox/manifests/sha-${SHA}`);
-      expect(snapshotPosts()[0]?.body).toMatchObject({ imageName: `${registryHost}/iterate/sandbox@${DIGEST}` });
+      expect(registry.requests.map((r) => `${r.method} ${r.path}`)).toContain(`HEAD /v2/iterate/sandbox/manifests/sha-${SHA}`);
+      expect(snapshotPosts()[0]?.body).toMatchObject({ imageName: `${registry.address}/iterate/sandbox@${digest}` });
     });
 
     it("says so when the tag is not in the registry", async () => {
-      const run = await sandbox(daytona("--sha", "f".repeat(40)), { ...env, SANDBOX_IMAGE: `${registryHost}/iterate/sandbox` });
+      const run = await sandbox(daytona("--sha", "f".repeat(40)), { ...env, SANDBOX_IMAGE: `${registry.address}/iterate/sandbox` });
       expect(run.status).toBe(2);
       expect(run.stderr).toMatch(/^sandbox: .*sha-f{40}/m);
       expect(snapshotPosts()).toEqual([]);

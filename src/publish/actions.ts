@@ -1,5 +1,6 @@
 // The publish, verify and promote actions, loaded only when one of those commands runs.
-import { promoteTag, RegistryClient, verifyTags, type RegistryCredentials } from "../../dagger/src/registry/index.js";
+import { RegistryClient, verifyTags, type RegistryCredentials } from "../../dagger/src/registry/index.js";
+import { promoteCommit } from "../../dagger/src/release/promote.js";
 import { ALLOWED_SHA, commitTag, digestPinned, gitShaSchema, movingTag, parseInput, type ImageRef } from "../../dagger/src/rules/index.js";
 import { configFromOptions } from "../config-resolve.js";
 import { dockerBinFrom } from "../host-inputs.js";
@@ -66,11 +67,7 @@ export async function promoteAction(options: PromoteOptions): Promise<void> {
   const sources = registryCredentialsFrom(options, process.env);
   const client = registryClientFor(image, sources.credentials);
   const source = commitTag(sha, false);
-  const promotion = await asUserErrors(sources, async () => {
-    const moved = await promoteTag(client, image, source, tag);
-    await verifyTags(client, image, [source, tag]);
-    return moved;
-  });
+  const promotion = await asUserErrors(sources, () => promoteCommit(client, image, sha, tag));
   const reference = digestPinned(image, promotion.digest);
   process.stderr.write(`${tag}: ${promotion.moved ? `${promotion.previous ?? "(new)"} -> ${promotion.digest}` : `already at ${promotion.digest}`}\n`);
   process.stdout.write(options.json ? `${JSON.stringify({ ...promotion, source, reference }, null, 2)}\n` : `${reference}\n`);

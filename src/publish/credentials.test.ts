@@ -49,4 +49,11 @@ describe("registryCredentialsFrom", () => {
     expect(badUser.field).toBe("SANDBOX_REGISTRY_USER");
     expect(badUser.message).not.toContain(SECRET);
   });
+
+  it("drops the one trailing newline a password read from a file ends with", () => {
+    expect(registryCredentialsFrom({ registryUser: "ci" }, { SANDBOX_REGISTRY_PASSWORD: `${SECRET}\n` }).credentials).toEqual({ username: "ci", password: SECRET });
+    expect(registryCredentialsFrom({ registryUser: "ci" }, { SANDBOX_REGISTRY_PASSWORD: `${SECRET}\r\n` }).credentials?.password).toBe(SECRET);
+    // A newline alone is no password.
+    expect(failure(() => registryCredentialsFrom({ registryUser: "ci" }, { SANDBOX_REGISTRY_PASSWORD: "\n" })).field).toBe("SANDBOX_REGISTRY_PASSWORD");
+  });
 });

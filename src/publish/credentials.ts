@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { RegistryCredentials } from "../../dagger/src/registry/index.js";
+import { withoutTrailingNewline } from "../../dagger/src/release/credentials.js";
 import { InputError, parseInput } from "../../dagger/src/rules/index.js";
 
 import { DEFAULT_PASSWORD_ENV, USER_ENV } from "./registry-options.js";
@@ -42,7 +43,7 @@ export function registryCredentialsFrom(options: CredentialOptions, env: NodeJS.
   const [rawUser, userSource] =
     options.registryUser !== undefined ? [options.registryUser, "--registry-user"] : [env[USER_ENV] || undefined, USER_ENV];
   const user = rawUser === undefined ? undefined : parseInput(userName, rawUser, userSource, "a registry user name without spaces or ':'");
-  const password = env[passwordEnv] || undefined;
+  const password = withoutTrailingNewline(env[passwordEnv] ?? "") || undefined;
   const sources = { userSource, passwordSource: `$${passwordEnv}` };
   if (user === undefined && password === undefined) return { credentials: undefined, ...sources };
   if (user === undefined) {

@@ -1,18 +1,12 @@
-import {
-  promoteTag,
-  verifyTags,
-  type Promotion,
-  type RegistryClient,
-  type RegistryCredentials,
-  type TagDigest,
-} from "../../dagger/src/registry/index.js";
-import { digestPinned, taggedAddresses } from "../../dagger/src/rules/index.js";
+import type { RegistryClient, RegistryCredentials } from "../../dagger/src/registry/index.js";
+import { publishRelease, type PublishedRelease } from "../../dagger/src/release/publish.js";
+import { taggedAddresses } from "../../dagger/src/rules/index.js";
 import { CommandFailedError } from "../errors.js";
 import { withDockerCredentials } from "./docker-config.js";
-import { findLocalImage, pushImage } from "./local-image.js";
+import { findLocalImage, pushImage, type PushRetry } from "./local-image.js";
 import type { ProgramRunner } from "./program.js";
-import { runSmokeChecks, type SmokeResult } from "./run-smoke-checks.js";
-import { SmokeCheckError, type SmokeCheck } from "./smoke-checks.js";
+import { runSmokeChecks } from "./run-smoke-checks.js";
+import type { SmokeCheck } from "./smoke-checks.js";
 import type { PublishTarget } from "./target.js";
 
 // The same error (and message) the Dagger module's publish throws.
@@ -27,33 +21,24 @@ export interface PublishDeps {
   /** Human progress (stderr in the CLI). */
   log: (line: string) => void;
   env: NodeJS.ProcessEnv;
+  /** How `docker push` is retried; the registry calls' policy unless a test gives another. */
+  pushRetry?: Partial<PushRetry>;
 }
 
-export interface PublishResult {
-  repository: string;
-  digest: string;
-  /** `<repository>@sha256:…`. */
-  reference: string;
-  tags: TagDigest[];
-  checks: SmokeResult[];
-  /** The moving tags (`main`) and where they went from. */
-  promotions: Promotion[];
-}
-
-const isMoving = (tag: string) => !tag.startsWith("sha-");
+/** What `sandbox publish --json` prints: the shared release's result without the per-tag references. */
+export type PublishResult = Pick<PublishedRelease, "repository" | "digest" | "reference" | "tags" | "checks" | "promotions">;
 
 /**
- * Publishes the locally built image of a commit, in the order that keeps `main` safe:
- * 1. push the commit tag (`sha-<sha>[-dirty]`) with the local docker client;
- * 2. point any other sha- tag (`sha-<7>`) at the pushed digest by manifest copy;
- * 3. run the smoke checks against the pushed digest;
- * 4. only if all pass, move the moving tags (`main`) by manifest copy: no second upload;
- * 5. verify through the registry that every tag points at that digest.
+ * Publishes the locally built image of a commit through the shared release flow (publishRelease:
+ * push the commit tag, copy the other sha- tags, run the checks, move `main` last, verify), with
+ * the local engine's steps: the push is `docker push` of the image `sandbox build` tagged (retried on
+ * 429/5xx), the checks are `docker run`s of the pushed digest. Refuses first when the local engine
+ * has no image for the commit, and proves the credentials before anything is pushed.
  */
 export async function publishImage(target: PublishTarget, deps: PublishDeps): Promise<PublishResult> {
   const { client, log } = deps;
   const repository = target.image.repository;
-  const [commitTag, ...others] = target.tags as [string, ...string[]];
+  const [commitTag] = target.tags as [string, ...string[]];
   const address = taggedAddresses(target.image, [commitTag])[0] as string;
 
   const local = await findLocalImage(deps.run, deps.dockerBin, address, deps.env);
@@ -67,36 +52,19 @@ export async function publishImage(target: PublishTarget, deps: PublishDeps): Pr
   await client.checkAccess(repository, "push");
 
   return withDockerCredentials(target.image.registry, deps.credentials, deps.env, async (dockerEnv) => {
-    log(`pushing ${address}`);
-    await pushImage(deps.run, deps.dockerBin, address, dockerEnv);
-    const { digest } = await client.headManifest(repository, commitTag);
-    const reference = digestPinned(target.image, digest);
-    log(`pushed ${reference}`);
-    for (const tag of others.filter((t) => !isMoving(t))) {
-      await client.copyManifest(repository, digest, tag);
-      log(`tagged ${tag}`);
-    }
-
-    const moving = others.filter(isMoving);
-    const before = Object.fromEntries(
-      await Promise.all(moving.map(async (tag) => [tag, (await client.findManifest(repository, tag))?.digest ?? null] as const)),
-    );
-    const checks = await runSmokeChecks(deps.checks, { image: reference, sha: target.sha, repoPath: target.config.repoPath }, {
-      run: deps.run,
-      dockerBin: deps.dockerBin,
-      env: dockerEnv,
+    const release = await publishRelease({
+      client,
+      image: target.image,
+      tags: target.tags,
+      push: async (pushed) => {
+        await pushImage(deps.run, deps.dockerBin, pushed, dockerEnv, { ...deps.pushRetry, log });
+        return (await client.headManifest(repository, commitTag)).digest;
+      },
+      check: (reference) =>
+        runSmokeChecks(deps.checks, { image: reference, sha: target.sha, repoPath: target.config.repoPath }, { run: deps.run, dockerBin: deps.dockerBin, env: dockerEnv }),
+      log,
     });
-    for (const check of checks) log(`check ${check.ok ? "passed" : "FAILED"}: ${check.name}${check.reason ? ` (${check.reason})` : ""}`);
-    if (checks.some((c) => !c.ok)) throw new SmokeCheckError(reference, checks, before);
-
-    const promotions: Promotion[] = [];
-    for (const tag of moving) {
-      const promotion = await promoteTag(client, target.image, digest, tag);
-      log(`${tag}: ${promotion.moved ? `${promotion.previous ?? "(new)"} -> ${digest}` : `already at ${digest}`}`);
-      promotions.push(promotion);
-    }
-    const verified = await verifyTags(client, target.image, target.tags);
-    log(`verified: ${target.tags.join(", ")} -> ${verified.digest}`);
-    return { repository: verified.repository, digest, reference: verified.reference, tags: verified.tags, checks, promotions };
+    const { repository: repositoryAddress, digest, reference, tags, checks, promotions } = release;
+    return { repository: repositoryAddress, digest, reference, tags, checks, promotions };
   });
 }

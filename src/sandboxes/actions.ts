@@ -11,19 +11,21 @@ import { configFromOptions } from "../config-resolve.js";
 import { connect, engine, engineError, imageLookup, listSandboxes, readImageFiles, statusOf, type Sandbox } from "./docker.js";
 import { SandboxError } from "./errors.js";
 import { sandboxEnv } from "./env.js";
+import { resolveCaCerts } from "./ca-certs.js";
 import { attachExec, captureExec } from "./exec.js";
 import { chooseImage, type ChosenImage } from "./image.js";
 import { isOurs, LABELS } from "./labels.js";
 import { launch } from "./launch.js";
-import { defaultProject, resolveCheckout, unreadableMounts } from "./mounts.js";
+import { defaultProject, npmCacheMount, resolveCheckout, unreadableMounts } from "./mounts.js";
 import { DEFAULT_SANDBOX_NAME, projectSlug, sandboxSlug } from "./naming.js";
 import { DEFAULT_HOST_IP, DEFAULT_PORT_RANGE, parsePortRange, parsePortsFile, PORTS_FILE, type DeclaredPort } from "./ports.js";
-import { parseReadyMarker, READY_FILE, waitUntilReady, type ReadyMarker } from "./readiness.js";
+import { waitUntilReady, type ReadyMarker } from "./readiness.js";
 import { formatList, formatRun, printJson, sandboxJson, type RunReport } from "./report.js";
-import { pickByQuery, pickDefault } from "./select.js";
+import { hereDir, pickByQuery, pickDefault, pickForDirectory } from "./select.js";
+import { parseTimeout } from "./timeout.js";
 
 const ENTRY_POINT = "/opt/iterate-sandbox/entry.sh";
-const DEFAULT_TIMEOUT_SECONDS = 300;
+
 const PROCESS_LOG_DIR = "/var/log/iterate-sandbox";
 
 /** Options of every command that picks sandboxes. */
@@ -40,6 +42,7 @@ export interface StartOptions extends ProjectOptions, Record<string, unknown> {
   envFile?: string[];
   portRange?: string;
   timeout?: string;
+  caCerts?: string;
   json?: boolean;
 }
 
@@ -50,17 +53,18 @@ function sourceDir(options: ProjectOptions): string {
 }
 
 /** --project, else SANDBOX_PROJECT, else the checkout's repository directory name. */
-async function currentProject(options: ProjectOptions): Promise<string> {
+export async function currentProject(options: ProjectOptions): Promise<string> {
   if (options.project !== undefined) return projectSlug(options.project, "--project");
   if (process.env.SANDBOX_PROJECT) return projectSlug(process.env.SANDBOX_PROJECT, "SANDBOX_PROJECT");
   const info = await resolveCheckout({ source: sourceDir(options), sync: false, config: { localRepoCheckout: undefined, localGitDir: undefined, localCommonDir: undefined } });
   return projectSlug(defaultProject(info), "the checkout's directory name (give --project)");
 }
 
-function parseTimeout(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_TIMEOUT_SECONDS * 1000;
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 3600) throw new InputError("--timeout", text, "a whole number of seconds from 1 to 3600");
-  return Number(text) * 1000;
+
+/** The sandbox meant when none is named: see pickForDirectory; --project skips the directory match. */
+async function defaultSandbox(sandboxes: readonly Sandbox[], options: ProjectOptions): Promise<Sandbox | undefined> {
+  if (options.project !== undefined) return pickDefault(sandboxes, projectSlug(options.project, "--project"));
+  return pickForDirectory(sandboxes, await hereDir(options), () => currentProject(options));
 }
 
 /** What the image's process table declares, after checking that it is a sandbox image at all. */
@@ -83,10 +87,10 @@ async function target(docker: Docker, options: ProjectOptions & { sandbox?: stri
     if (found) return found;
     throw await notFound(docker, options.sandbox);
   }
-  const project = await currentProject(options);
-  const found = pickDefault(sandboxes, project);
+  const found = await defaultSandbox(sandboxes, options);
   if (found) return found;
-  throw new SandboxError(`project ${project} has no running sandbox: start one with \`sandbox run\`, or name one with --sandbox (sandbox ls lists them)`);
+  const project = await currentProject(options);
+  throw new SandboxError(`no running sandbox syncs ${await hereDir(options)} and project ${project} has none running: start one with \`sandbox run\`, or name one with --sandbox (sandbox ls lists them)`);
 }
 
 /** Whether a container that is not ours has this name (or id). */
@@ -104,7 +108,7 @@ function foreignError(name: string): SandboxError {
 }
 
 /** The error for a name that matches none of ours: says so plainly when a foreign container has it. */
-async function notFound(docker: Docker, query: string): Promise<SandboxError> {
+export async function notFound(docker: Docker, query: string): Promise<SandboxError> {
   if (await isForeignContainer(docker, query)) return foreignError(query);
   return new SandboxError(`no sandbox named ${query}: \`sandbox ls\` lists them`);
 }
@@ -122,6 +126,7 @@ async function startNew(docker: Docker, options: StartOptions, log: (line: strin
   const env = await sandboxEnv({ env: options.env ?? [], envFiles: options.envFile ?? [] }, process.env);
   const portRange = parsePortRange(options.portRange ?? (process.env.SANDBOX_PORT_RANGE || DEFAULT_PORT_RANGE), options.portRange !== undefined ? "--port-range" : "SANDBOX_PORT_RANGE");
   const timeoutMs = parseTimeout(options.timeout);
+  const caCerts = await resolveCaCerts(options.caCerts);
   const sync = options.sync !== false;
   const checkout = await resolveCheckout({ source: sourceDir(options), sync, config });
   if (checkout.mounts) for (const problem of await unreadableMounts(checkout.mounts)) log(`warning: ${problem}`);
@@ -145,8 +150,11 @@ async function startNew(docker: Docker, options: StartOptions, log: (line: strin
     mounts: checkout.mounts,
     env,
     pnpmStore: { volume: config.pnpmStoreVolume, path: config.pnpmStorePath },
+    npmCache: npmCacheMount(config.user),
     portRange,
     hostIp: DEFAULT_HOST_IP,
+    caCerts,
+    syncTimeoutSeconds: timeoutMs / 1000,
   });
   log(`started ${launched.identity.container} from ${image.reference}; waiting until it is ready (at most ${timeoutMs / 1000} s)`);
   const ready = await waitUntilReady(docker, launched.id, launched.identity.container, { startedAt: launched.startedAt, timeoutMs, onLine: (line) => log(`  | ${line}`) });
@@ -210,7 +218,7 @@ export async function shellAction(options: ShellOptions): Promise<void> {
     const found =
       options.sandbox !== undefined
         ? pickByQuery(sandboxes, options.sandbox, options.project !== undefined ? projectSlug(options.project) : undefined)
-        : pickDefault(sandboxes, await currentProject(options));
+        : await defaultSandbox(sandboxes, options);
     if (found && found.state !== "running") await restart(docker, found, parseTimeout(options.timeout), log);
     if (found) sandbox = found;
     else if (options.sandbox !== undefined && (await isForeignContainer(docker, options.sandbox))) throw foreignError(options.sandbox);
@@ -245,36 +253,6 @@ export async function execAction(command: string[], options: ExecOptions): Promi
 }
 
 // --- sync -----------------------------------------------------------------------------------------
-
-/** The counts in entry.sh's `synced A -> B: N new, M changed, D deleted file(s)` line. */
-export function parseSyncCounts(log: string): { created: number; changed: number; deleted: number } | null {
-  const match = /synced .* -> .*: (\d+) new, (\d+) changed, (\d+) deleted file\(s\)/.exec(log);
-  return match ? { created: Number(match[1]), changed: Number(match[2]), deleted: Number(match[3]) } : null;
-}
-
-/** `sandbox sync`: runs the dev sync again in a running sandbox (sandbox-sync in the image). */
-export async function syncAction(options: ProjectOptions & { sandbox?: string; json?: boolean }): Promise<void> {
-  const docker = connect();
-  const sandbox = await target(docker, options);
-  requireRunning(sandbox);
-  if (!sandbox.checkout) throw new SandboxError(`sandbox ${sandbox.container} was started with --no-sync: it has no host checkout to sync from`);
-  const started = Date.now();
-  const result = await captureExec(docker, sandbox.id, ["sandbox-sync"], { ...(!options.json && { onStderr: (chunk) => process.stderr.write(chunk) }) });
-  if (result.exitCode !== 0) {
-    const tail = result.stderr.trim().split("\n").slice(-20).join("\n");
-    throw new SandboxError(`the sync in ${sandbox.container} failed (exit ${result.exitCode}):\n${tail}`);
-  }
-  const marker = await captureExec(docker, sandbox.id, ["cat", READY_FILE]);
-  const ready = parseReadyMarker(marker.stdout);
-  const counts = parseSyncCounts(result.stderr);
-  const seconds = (Date.now() - started) / 1000;
-  if (options.json) {
-    printJson({ container: sandbox.container, name: sandbox.name, project: sandbox.project, checkout: sandbox.checkout, files: counts, ready, seconds });
-    return;
-  }
-  const files = counts ? `${counts.created} new, ${counts.changed} changed, ${counts.deleted} deleted file(s)` : "done";
-  process.stdout.write(`synced ${sandbox.checkout} into ${sandbox.container}: ${files}; HEAD ${ready.head.slice(0, 12)}, dependencies ${ready.dependencies} (${seconds.toFixed(1)} s)\n`);
-}
 
 // --- ls, logs -------------------------------------------------------------------------------------
 
@@ -312,13 +290,14 @@ export async function logsAction(options: LogsOptions): Promise<void> {
   const base = { stdout: true, stderr: true, ...(tail !== undefined && { tail: Number(tail) }) };
   if (options.follow) {
     const stream = await engine(`reading the log of ${sandbox.container}`, () => container.logs({ ...base, follow: true }));
-    docker.modem.demuxStream(stream, process.stdout, process.stderr);
+    // The container's stdout and stderr both go to our stdout: the log is this command's output (| grep).
+    docker.modem.demuxStream(stream, process.stdout, process.stdout);
     await new Promise<void>((done) => stream.on("end", done));
     return;
   }
   const buffer = await engine(`reading the log of ${sandbox.container}`, () => container.logs({ ...base, follow: false }));
   const stream = new PassThrough();
-  docker.modem.demuxStream(stream, process.stdout, process.stderr);
+  docker.modem.demuxStream(stream, process.stdout, process.stdout);
   stream.end(buffer);
 }
 
@@ -326,15 +305,18 @@ export async function logsAction(options: LogsOptions): Promise<void> {
 
 export interface ManyOptions extends ProjectOptions {
   all?: boolean;
+  allProjects?: boolean;
   json?: boolean;
   time?: string;
 }
 
 /** The sandboxes named (every one must be ours), or all of the project's with --all. */
 async function targets(docker: Docker, names: readonly string[], options: ManyOptions, command: string): Promise<Sandbox[]> {
-  if (names.length === 0 && !options.all) throw new InputError("sandboxes", "", `one or more sandbox names, or --all for every sandbox of the project (sandbox ${command} --all [--project NAME])`);
-  if (names.length > 0 && options.all) throw new InputError("--all", "true", "either sandbox names or --all, not both");
+  const modes = [names.length > 0, Boolean(options.all), Boolean(options.allProjects)].filter(Boolean).length;
+  if (modes === 0) throw new InputError("sandboxes", "", `one or more sandbox names, --all for every sandbox of the current project (sandbox ${command} --all [--project NAME]), or --all-projects for every sandbox on the engine`);
+  if (modes > 1) throw new InputError(options.allProjects ? "--all-projects" : "--all", "true", "only one of: sandbox names, --all, --all-projects");
   const sandboxes = await listSandboxes(docker);
+  if (options.allProjects) return sandboxes;
   if (options.all) {
     const project = await currentProject(options);
     return sandboxes.filter((sandbox) => sandbox.project === project);

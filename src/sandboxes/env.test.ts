@@ -52,6 +52,21 @@ describe("sandbox env", () => {
     expect(parseEnvAssignment("TABS=a\tb", {})).toEqual(["TABS", "a\tb"]);
   });
 
+  it("refuses DEL (U+007F), the one control character outside C0, in a -e value and in a file", () => {
+    const error = errorOf(() => parseEnvAssignment("SECRET=qz\u007fcd", {}));
+    expect(error).toBeInstanceOf(InputError);
+    expect(error.message).toContain("U+007F at position 3");
+    expect(error.message).not.toContain("qz");
+    expect(errorOf(() => parseEnvFile("SECRET=ab\u007fcd", "f.env")).message).toContain("f.env:1 SECRET");
+    // The character just below DEL is printable and stays.
+    expect(parseEnvAssignment("TILDE=a~b", {})).toEqual(["TILDE", "a~b"]);
+  });
+
+  it("keeps a # inside an unquoted value: only ' #' after whitespace starts a comment", () => {
+    expect(parseEnvFile("P=ab#cd", "f.env")).toEqual([["P", "ab#cd"]]);
+    expect(parseEnvFile("URL=http://h/x#frag # a comment", "f.env")).toEqual([["URL", "http://h/x#frag"]]);
+  });
+
   it("reads dotenv files: comments, export, quotes; errors name the file and line, never the value", () => {
     const text = ["# comment", "", "export A=1", "B = two words # trailing", "C='single # kept'", 'D="say \\"hi\\" \\\\o/"', "E="].join("\n");
     expect(parseEnvFile(text, "f.env")).toEqual([["A", "1"], ["B", "two words"], ["C", "single # kept"], ["D", 'say "hi" \\o/'], ["E", ""]]);

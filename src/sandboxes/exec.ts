@@ -55,8 +55,8 @@ function ended(stream: NodeJS.ReadableStream): Promise<void> {
 }
 
 /** Runs a command, collecting its output; `onStderr` sees stderr as it comes. */
-export async function captureExec(docker: Docker, containerId: string, cmd: string[], options: { onStderr?: (chunk: string) => void; onStdout?: (chunk: string) => void } = {}): Promise<Captured> {
-  const exec = await createExec(docker, containerId, { cmd }, { stdin: false, tty: false });
+export async function captureExec(docker: Docker, containerId: string, cmd: string[], options: { env?: string[]; onStderr?: (chunk: string) => void; onStdout?: (chunk: string) => void } = {}): Promise<Captured> {
+  const exec = await createExec(docker, containerId, { cmd, ...(options.env && { env: options.env }) }, { stdin: false, tty: false });
   const stream = await engine("attaching to the exec", () => exec.start({ hijack: true, stdin: false }));
   const out: Buffer[] = [];
   const err: Buffer[] = [];

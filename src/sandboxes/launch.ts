@@ -18,6 +18,13 @@ import { chooseBlock, formatBlock, portsOf, publish, type DeclaredPort, type Por
 
 const MAX_ATTEMPTS = 10;
 
+/** Where `--ca-certs` goes in the sandbox (entry.sh's setup_ca_certs reads the same paths). */
+export const CA_CERTS = {
+  file: "/etc/iterate-sandbox/ca-certs.pem",
+  bundleDir: "/run/iterate-sandbox/ca",
+  bundle: "/run/iterate-sandbox/ca/ca-certificates.crt",
+} as const;
+
 export interface LaunchPlan {
   project: string;
   /** The sandbox name before a suffix is added to make it unique. */
@@ -27,8 +34,14 @@ export interface LaunchPlan {
   mounts: SyncMounts | null;
   env: string[];
   pnpmStore: { volume: string; path: string };
+  /** npm's cache volume at ~/.npm (filled from the image on first use, like the pnpm store). */
+  npmCache: { volume: string; path: string };
   portRange: PortRange;
   hostIp: string;
+  /** Extra CA certificates (a PEM file on the host) the sandbox's node, npm, pnpm, git and curl trust. */
+  caCerts?: string | undefined;
+  /** Seconds the entry point's dependency install may take (SANDBOX_SYNC_TIMEOUT). */
+  syncTimeoutSeconds: number;
 }
 
 export interface Launched {
@@ -62,8 +75,18 @@ export function containerSpec(plan: LaunchPlan, identity: SandboxIdentity, ports
       { Type: "bind", Source: plan.mounts.gitDir, Target: MOUNT_POINTS.gitDir, ReadOnly: true },
       { Type: "bind", Source: plan.mounts.commonDir, Target: MOUNT_POINTS.commonDir, ReadOnly: true },
     );
+    if (plan.mounts.excludesFile) mounts.push({ Type: "bind", Source: plan.mounts.excludesFile, Target: MOUNT_POINTS.excludesFile, ReadOnly: true });
   }
   mounts.push({ Type: "volume", Source: plan.pnpmStore.volume, Target: plan.pnpmStore.path });
+  mounts.push({ Type: "volume", Source: plan.npmCache.volume, Target: plan.npmCache.path });
+  const env = [...plan.env, `SANDBOX_SYNC_TIMEOUT=${plan.syncTimeoutSeconds}`];
+  const tmpfs: Record<string, string> = {};
+  if (plan.caCerts) {
+    // Mounted read-only, never copied into an image; the entry point adds it to the system bundle on a tmpfs.
+    mounts.push({ Type: "bind", Source: plan.caCerts, Target: CA_CERTS.file, ReadOnly: true });
+    tmpfs[CA_CERTS.bundleDir] = "rw,nosuid,nodev,noexec,size=16m,uid=1000,gid=1000,mode=0755";
+    env.push(`NODE_EXTRA_CA_CERTS=${CA_CERTS.file}`, ...["SSL_CERT_FILE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"].map((name) => `${name}=${CA_CERTS.bundle}`));
+  }
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const port of ports) {
@@ -74,7 +97,7 @@ export function containerSpec(plan: LaunchPlan, identity: SandboxIdentity, ports
     name: identity.container,
     Hostname: identity.container,
     Image: plan.image.reference,
-    Env: plan.env,
+    Env: env,
     ExposedPorts: exposed,
     Labels: {
       [LABELS.managedBy]: MANAGED_BY_VALUE,
@@ -89,6 +112,7 @@ export function containerSpec(plan: LaunchPlan, identity: SandboxIdentity, ports
       Mounts: mounts,
       PortBindings: bindings,
       ExtraHosts: [`${HOST_ALIAS}:host-gateway`],
+      ...(Object.keys(tmpfs).length > 0 && { Tmpfs: tmpfs }),
     },
   };
 }

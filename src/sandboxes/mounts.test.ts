@@ -46,6 +46,19 @@ describe("dev-sync mounts", () => {
     );
   });
 
+  it("resolves the checkout from LOCAL_DOCKER_REPO_CHECKOUT over --source (the directory the CLI runs in)", async () => {
+    const repo = makeRepo(cleanup);
+    const elsewhere = tempDir();
+    const config = { ...none, localRepoCheckout: repo };
+    const synced = await resolveCheckout({ source: elsewhere, sync: true, config });
+    expect(synced.dir).toBe(repo);
+    expect(synced.mounts).toEqual({ checkout: repo, gitDir: join(repo, ".git"), commonDir: join(repo, ".git") });
+    expect(synced.git?.branch).toBe("main");
+    const unsynced = await resolveCheckout({ source: elsewhere, sync: false, config });
+    expect(unsynced.dir).toBe(repo);
+    expect(unsynced.git?.branch).toBe("main");
+  });
+
   it("says what to do when the checkout is not a git repository, and needs none with --no-sync", async () => {
     const plain = tempDir();
     const error = await resolveCheckout({ source: plain, sync: true, config: none }).catch((e: Error) => e);

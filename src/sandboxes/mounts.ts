@@ -5,13 +5,16 @@
  * all read-only. Each path comes from its flag, else its LOCAL_DOCKER_* variable, else the checkout's
  * git state.
  */
+import { execFile } from "node:child_process";
 import { realpath, stat } from "node:fs/promises";
-import { basename, dirname, resolve } from "node:path";
+import { homedir } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
+import { promisify } from "node:util";
 import type { GitState, SandboxConfig } from "../../dagger/src/rules/index.js";
 import { GitStateError, readGitState } from "../git-state.js";
 import { SandboxError } from "./errors.js";
 
-export const MOUNT_POINTS = { checkout: "/host/repo-checkout", gitDir: "/host/gitdir", commonDir: "/host/commondir" } as const;
+export const MOUNT_POINTS = { checkout: "/host/repo-checkout", gitDir: "/host/gitdir", commonDir: "/host/commondir", excludesFile: "/host/excludes-file" } as const;
 /** The image's user (uid 1000) reads the mounts: it runs the sync. */
 export const CONTAINER_UID = 1000;
 
@@ -19,6 +22,8 @@ export interface SyncMounts {
   checkout: string;
   gitDir: string;
   commonDir: string;
+  /** The host's global git excludes file (core.excludesFile, else git's XDG default) when it exists. */
+  excludesFile?: string;
 }
 
 export interface CheckoutInfo {
@@ -67,15 +72,52 @@ export async function resolveCheckout(options: { source: string; sync: boolean; 
       : "does not exist";
     throw new SandboxError(`${dir} ${why}: ${HOW_TO_FIX}`);
   }
-  return {
-    mounts: {
-      checkout: await existingDir(checkout.path, "the checkout", checkout.source),
-      gitDir: await existingDir(gitDir.path, "the git dir", gitDir.source),
-      commonDir: await existingDir(commonDir.path, "the common git dir", commonDir.source),
-    },
-    git,
-    dir,
+  const mounts: SyncMounts = {
+    checkout: await existingDir(checkout.path, "the checkout", checkout.source),
+    gitDir: await existingDir(gitDir.path, "the git dir", gitDir.source),
+    commonDir: await existingDir(commonDir.path, "the common git dir", commonDir.source),
   };
+  await requireTopLevel(mounts.checkout, checkout.source);
+  const excludesFile = await hostExcludesFile(mounts.checkout);
+  if (excludesFile) mounts.excludesFile = excludesFile;
+  return { mounts, git, dir };
+}
+
+const runGit = promisify(execFile);
+
+async function gitLine(cwd: string, args: string[]): Promise<string | null> {
+  try {
+    return (await runGit("git", args, { cwd })).stdout.trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Refuses a checkout that is a subdirectory of a git working tree: the sync makes the sandbox's repo
+ * root equal the checkout, so everything outside the subdirectory would be deleted there.
+ */
+export async function requireTopLevel(checkout: string, source: string): Promise<void> {
+  const top = await gitLine(checkout, ["rev-parse", "--show-toplevel"]);
+  if (top === null) return; // not in a working tree: git metadata mounts decide (checked by the entry point)
+  const realTop = await realpath(top);
+  if (realTop !== checkout) {
+    throw new SandboxError(
+      `the checkout ${checkout} (${source}) is a subdirectory of the git working tree ${realTop}: dev sync mirrors a whole working tree, ` +
+        `so give its top (--repo-checkout ${realTop}, or run from there)`,
+    );
+  }
+}
+
+/**
+ * The host's global excludes file as git reads it for this checkout: core.excludesFile (any config
+ * level), else $XDG_CONFIG_HOME/git/ignore (default ~/.config/git/ignore); undefined when none exists.
+ */
+export async function hostExcludesFile(checkout: string): Promise<string | undefined> {
+  const configured = await gitLine(checkout, ["config", "--path", "core.excludesFile"]);
+  const file = configured !== null ? resolve(checkout, configured) : join(process.env.XDG_CONFIG_HOME || join(homedir(), ".config"), "git", "ignore");
+  const info = await stat(file).catch(() => null);
+  return info?.isFile() ? realpath(file) : undefined;
 }
 
 /** The default project name: the repository's directory (the main checkout's, for a worktree). */
@@ -98,4 +140,17 @@ export async function unreadableMounts(mounts: SyncMounts, platform = process.pl
     if (bits !== 5) problems.push(`${path} (owner uid ${info.uid}, mode ${(info.mode & 0o777).toString(8)}) is not readable by uid ${CONTAINER_UID}, the sandbox user that syncs it: chmod o+rx it (and make its files world-readable), or own it by uid ${CONTAINER_UID}`);
   }
   return problems;
+}
+
+/** The volume that keeps npm's cache across sandboxes (like the pnpm store volume, for npm repos). */
+export const NPM_CACHE_VOLUME = "iterate-npm-cache";
+
+/**
+ * The npm cache volume and where it mounts: npm's default cache of the image's user (`~/.npm`), which
+ * the image fills with the lockfile's tarballs, so a new volume starts as the image's copy (Docker
+ * copies the image's content into an empty named volume) and an install after a lockfile change
+ * downloads only what changed.
+ */
+export function npmCacheMount(user: string): { volume: string; path: string } {
+  return { volume: NPM_CACHE_VOLUME, path: `/home/${user}/.npm` };
 }

@@ -19,6 +19,13 @@ describe("host ports", () => {
     expect(await chooseBlock(2, range, portsOf([{ from: 10000, to: 10009 }]))).toBeUndefined();
   });
 
+  it("takes a block that ends exactly on the range's last port", async () => {
+    const range = { from: 10000, to: 10010 };
+    expect(await chooseBlock(2, range, portsOf([{ from: 10000, to: 10008 }]))).toEqual({ from: 10009, to: 10010 });
+    expect(await chooseBlock(11, range, new Set())).toEqual({ from: 10000, to: 10010 });
+    expect(await chooseBlock(1, { from: 10005, to: 10005 }, new Set())).toEqual({ from: 10005, to: 10005 });
+  });
+
   it("maps declared ports onto the block in order, and keeps the block in a label", () => {
     const declared = [{ process: "web", port: 3000 }, { process: "api", port: 8080 }];
     const published = publish(declared, { from: 10004, to: 10005 }, "127.0.0.1");

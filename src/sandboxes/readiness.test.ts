@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseSyncCounts } from "./actions.js";
+import { parseSyncCounts } from "./sync-run.js";
 import { firstFileInTar } from "./docker.js";
 import { parseReadyMarker, timeKey } from "./readiness.js";
 

@@ -12,26 +12,12 @@ import { engine } from "./docker.js";
 import { SandboxError } from "./errors.js";
 import { captureExec } from "./exec.js";
 
-export const READY_FILE = "/run/iterate-sandbox/ready";
+import { READY_FILE, parseReadyMarker, type ReadyMarker } from "./ready-marker.js";
+
+export { READY_FILE, parseReadyMarker, type ReadyMarker };
 const READY_LINE = "[entry] ready: ";
 const STOPPED_LINE = "[entry] stopped: ";
 const TAIL_LINES = 40;
-
-export interface ReadyMarker {
-  readyAt: string;
-  synced: boolean;
-  head: string;
-  dependencies: string;
-}
-
-/** The marker file's `key=value` lines. */
-export function parseReadyMarker(text: string): ReadyMarker {
-  const values = new Map(text.split("\n").flatMap((line) => {
-    const at = line.indexOf("=");
-    return at > 0 ? [[line.slice(0, at), line.slice(at + 1)] as const] : [];
-  }));
-  return { readyAt: values.get("ready_at") ?? "", synced: values.get("synced") === "yes", head: values.get("head") ?? "", dependencies: values.get("dependencies") ?? "" };
-}
 
 /** An RFC 3339 time with its fraction padded to nanoseconds, so that times compare as strings. */
 export function timeKey(time: string): string {

@@ -242,8 +242,8 @@ describe.skipIf(!ready)("local sandboxes (the compiled CLI, the local engine)", 
     expect(failing).toMatchObject({ status: 3, stdout: "out\n", stderr: "err\n" });
     expect((await cli(["exec", "-i", "-s", run.container, "--", "tr", "a-z", "A-Z"], { input: "piped\n" })).stdout).toBe("PIPED\n");
     const logs = await cli(["logs", "-s", run.container]);
-    expect(logs.stderr).toContain("[entry] ready: /run/iterate-sandbox/ready");
-    expect(logs.stderr).toContain("git metadata from the host (worktree, flattened into a normal repository)");
+    expect(logs.stdout).toContain("[entry] ready: /run/iterate-sandbox/ready");
+    expect(logs.stdout).toContain("git metadata from the host (worktree, flattened into a normal repository)");
   }, 120_000);
 
   it("stops and removes only our sandboxes, never a foreign container with a similar name", async () => {

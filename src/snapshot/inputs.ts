@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { pinnedImageName, parseDuration, PRUNE_KEEP_ALLOWED, type RegistryCredentials } from "../../dagger/src/daytona/index.js";
+import { withoutTrailingNewline } from "../../dagger/src/release/credentials.js";
 import { ALLOWED_SHA, gitShaSchema, InputError, parseInput } from "../../dagger/src/rules/index.js";
 import { DEFAULT_DEADLINE, DEFAULT_POLL_INTERVAL } from "./defaults.js";
 
@@ -55,7 +56,7 @@ function registryCredentials(flags: SnapshotDaytonaFlags, env: NodeJS.ProcessEnv
   }
   const username = parseInput(userSchema, registryUser, "--registry-user", "a registry user name without spaces or ':'");
   const variable = parseInput(envNameSchema, registryPasswordEnv, "--registry-password-env", "an env var name ([A-Za-z_][A-Za-z0-9_]*)");
-  const password = env[variable] ?? "";
+  const password = withoutTrailingNewline(env[variable] ?? "");
   if (password === "") throw new InputError(variable, "", `the registry password for ${username} (the variable --registry-password-env names is not set)`);
   return { username, password };
 }

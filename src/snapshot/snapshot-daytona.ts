@@ -1,26 +1,30 @@
-import { snapshotForCommit, type ImageSource } from "../../dagger/src/daytona/index.js";
+import { registryImageAccess, snapshotForCommit, type ImageSource, type RegistryImageAccess } from "../../dagger/src/daytona/index.js";
 import type { SandboxConfig } from "../../dagger/src/rules/index.js";
 import { daytonaClientFromEnv } from "./daytona-client.js";
 import type { SnapshotDaytonaInputs } from "./inputs.js";
 import { progressLine, snapshotResult, stateLine, type Output } from "./report.js";
-import { registryDigestResolver } from "./resolve-digest.js";
 
 /**
  * `sandbox snapshot daytona`: the commit's image, pinned to its digest (given with --image-ref, or
- * resolved from the registry), becomes an active Daytona snapshot. Progress goes to stderr, the
+ * resolved from the registry) and checked to be linux/amd64, becomes an active Daytona snapshot. Progress goes to stderr, the
  * snapshot's name and UUID to stdout.
  */
-export async function runSnapshotDaytona(inputs: SnapshotDaytonaInputs, config: SandboxConfig, env: NodeJS.ProcessEnv, output: Output): Promise<void> {
+export async function runSnapshotDaytona(
+  inputs: SnapshotDaytonaInputs,
+  config: SandboxConfig,
+  env: NodeJS.ProcessEnv,
+  output: Output,
+  registry: RegistryImageAccess = registryImageAccess(inputs.registryCredentials),
+): Promise<void> {
   const client = daytonaClientFromEnv(env);
-  const image: ImageSource = inputs.imageRef
-    ? { imageRef: inputs.imageRef, field: "--image-ref" }
-    : { resolveDigest: registryDigestResolver(inputs.registryCredentials) };
+  const image: ImageSource = inputs.imageRef ? { imageRef: inputs.imageRef, field: "--image-ref" } : { resolveDigest: registry.resolveDigest };
 
   const result = await snapshotForCommit({
     client,
     config,
     sha: inputs.sha,
     image,
+    imageReader: registry.imageReader,
     replace: inputs.replace,
     deadlineMs: inputs.deadlineMs,
     poll: { initialMs: inputs.pollMs, maxMs: Math.max(inputs.pollMs, 15_000) },

@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { parse } from "yaml";
 import { scanModule, type DaggerModule } from "../support/dagger-module.js";
 import { checkCommand, daggerCommands, shellCommands, type CheckedCommand, type DaggerCommand } from "./dagger-commands.js";
+import { checkSandboxCommand, sandboxCommands, type CheckedSandboxCommand, type SandboxCommand } from "./sandbox-commands.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const EXPECTED_FILES = [
@@ -54,7 +55,9 @@ interface CiFile {
   pins: string[];
   problems: string[];
   /** For GitHub workflows: the env names visible to each command, by command. */
-  envOf: Map<DaggerCommand, Set<string>>;
+  envOf: Map<DaggerCommand | SandboxCommand, Set<string>>;
+  /** The sandbox CLI's commands (`node bin/sandbox.js …`), in file order. */
+  cli: SandboxCommand[];
 }
 
 const isMap = (value: Yaml): value is Record<string, Yaml> => typeof value === "object" && value !== null && !Array.isArray(value);
@@ -93,7 +96,7 @@ const envNames = (...maps: unknown[]) => new Set(maps.flatMap((map) => (isMap(ma
 
 /** A GitHub workflow: commands from `run` steps and dagger-for-github steps, with the env each can see. */
 function readWorkflow(path: string, doc: Yaml): CiFile {
-  const file: CiFile = { path, commands: [], ...versionPins(doc, path), envOf: new Map() };
+  const file: CiFile = { path, commands: [], ...versionPins(doc, path), envOf: new Map(), cli: [] };
   if (!isMap(doc) || !isMap(doc["jobs"] as Yaml)) throw new Error(`${path} has no jobs`);
   for (const [jobName, job] of Object.entries(doc["jobs"] as Record<string, Yaml>)) {
     if (!isMap(job)) continue;
@@ -105,6 +108,7 @@ function readWorkflow(path: string, doc: Yaml): CiFile {
       const uses = typeof step["uses"] === "string" ? step["uses"] : "";
       const inputs = isMap(step["with"] as Yaml) ? (step["with"] as Record<string, Yaml>) : {};
       let found: DaggerCommand[] = [];
+      let cli: SandboxCommand[] = [];
       if (uses.startsWith("dagger/dagger-for-github@")) {
         if (inputs["version"] === undefined) file.problems.push(`${where}: dagger/dagger-for-github without a version (it installs its own default)`);
         else file.pins.push(String(inputs["version"]));
@@ -113,11 +117,13 @@ function readWorkflow(path: string, doc: Yaml): CiFile {
       }
       if (typeof step["run"] === "string") {
         found = daggerCommands(step["run"], where);
+        cli = sandboxCommands(step["run"], where);
         // A secret interpolated into the script ends up in the command line; secrets go through env.
         if (/\bsecrets\./.test(step["run"])) file.problems.push(`${where}: \${{ secrets.… }} inside a run script; pass it through env: instead`);
       }
-      for (const command of found) file.envOf.set(command, env);
+      for (const command of [...found, ...cli]) file.envOf.set(command, env);
       file.commands.push(...found);
+      file.cli.push(...cli);
     });
   }
   return file;
@@ -128,10 +134,10 @@ const SCRIPT_KEYS = new Set(["script", "before_script", "after_script", "run", "
 
 /** Any other CI file: commands from every shell script in it. */
 function readOther(path: string, doc: Yaml): CiFile {
-  const commands = strings(doc)
-    .filter(([where]) => where.some((key) => SCRIPT_KEYS.has(key)))
-    .flatMap(([where, text]) => daggerCommands(text, `${path} ${where.join(".")}`));
-  return { path, commands, ...versionPins(doc, path), envOf: new Map() };
+  const scripts = strings(doc).filter(([where]) => where.some((key) => SCRIPT_KEYS.has(key)));
+  const commands = scripts.flatMap(([where, text]) => daggerCommands(text, `${path} ${where.join(".")}`));
+  const cli = scripts.flatMap(([where, text]) => sandboxCommands(text, `${path} ${where.join(".")}`));
+  return { path, commands, ...versionPins(doc, path), envOf: new Map(), cli };
 }
 
 function readCiFile(path: string, text = readFileSync(join(ROOT, path), "utf8")): CiFile {
@@ -149,7 +155,7 @@ beforeAll(async () => {
 });
 
 /** All problems of a file: its own, and those of each command (and secret env vars a workflow does not declare). */
-function problemsOf(file: CiFile): { problems: string[]; checked: CheckedCommand[] } {
+function problemsOf(file: CiFile): { problems: string[]; checked: CheckedCommand[]; cli: CheckedSandboxCommand[] } {
   const problems = [...file.problems];
   const checked = file.commands.map((command) => {
     const result = checkCommand(command, api);
@@ -160,9 +166,18 @@ function problemsOf(file: CiFile): { problems: string[]; checked: CheckedCommand
     }
     return result;
   });
+  const cli = file.cli.map((command) => {
+    const result = checkSandboxCommand(command);
+    problems.push(...result.problems);
+    // The CLI takes a registry password only as the NAME of an env var, which the step must set.
+    const passwordEnv = result.options.get("registry-password-env");
+    const env = file.envOf.get(command);
+    if (env && passwordEnv !== undefined && !env.has(passwordEnv)) problems.push(`${command.where}: --registry-password-env ${passwordEnv} but no env: of the step, job or workflow sets ${passwordEnv}`);
+    return result;
+  });
   for (const pin of file.pins) if (pin.replace(/^v/, "") !== version) problems.push(`${file.path}: pins Dagger ${pin}, but the module is built for ${version} (dagger.json engineVersion)`);
   if (file.commands.length > 0 && file.pins.length === 0) problems.push(`${file.path}: runs dagger without pinning its version`);
-  return { problems, checked };
+  return { problems, checked, cli };
 }
 
 describe("the CI files", () => {
@@ -182,22 +197,29 @@ describe("the CI files", () => {
     expect(file.pins.length).toBeGreaterThan(0);
   });
 
-  test.each(EXPECTED_FILES)("%s runs the release: publish with credentials, then snapshot from publish's reference", (path) => {
+  test.each(EXPECTED_FILES)("%s runs the release: build with the shared build cache, publish with credentials, then snapshot from publish's reference", (path) => {
     const file = files.find((f) => f.path === path) as CiFile;
-    const { checked } = problemsOf(file);
-    const publish = checked.filter((c) => c.fn === "publish");
+    const { checked, cli } = problemsOf(file);
+    // Dagger 0.21 cannot import a registry cache: the release builds and publishes with the CLI.
+    expect(checked.filter((c) => c.fn === "publish")).toEqual([]);
+    expect(cli.map((c) => c.name)).toEqual(["build", "publish"]);
+    const [build, publish] = cli as [CheckedSandboxCommand, CheckedSandboxCommand];
     const snapshot = checked.filter((c) => c.fn === "snapshot");
-    expect(publish).toHaveLength(1);
     expect(snapshot).toHaveLength(1);
-    const [pub, snap] = [publish[0] as CheckedCommand, snapshot[0] as CheckedCommand];
-    expect([...pub.flags.keys()]).toEqual(expect.arrayContaining(["image", "sha", "branch", "created", "username", "password"]));
-    expect(pub.flags.has("dry-run")).toBe(false);
-    expect([...snap.flags.keys()]).toEqual(expect.arrayContaining(["image", "sha", "image-ref", "api-key"]));
-    // Both push to and snapshot from the same repository.
-    expect(snap.flags.get("image")).toBe(pub.flags.get("image"));
+    const snap = snapshot[0] as CheckedCommand;
+    // The build imports the default cache sources (main, sha-<parent>) and writes inline metadata that publish pushes.
+    expect(build.options.get("cache-from")).toBeUndefined();
+    expect(build.options.get("cache-to") ?? "inline").toBe("inline");
+    expect([...publish.options.keys()]).toEqual(expect.arrayContaining(["image", "sha", "branch", "registry-user", "registry-password-env"]));
+    // Build, publish and snapshot name the same repository.
+    expect(build.options.get("image")).toBe(publish.options.get("image"));
+    expect(snap.flags.get("image")).toBe(publish.options.get("image"));
     expect(snap.flags.get("api-key")).toBe("env://DAYTONA_API_KEY");
     // The snapshot's image is what publish printed, not a tag that could have moved since.
     expect(snap.flags.get("image-ref")).toMatch(/\$/);
+    // The registry login the cache import needs reads the token from stdin, never from argv.
+    const text = readFileSync(join(ROOT, path), "utf8");
+    expect(text).toMatch(/docker login ghcr\.io --username "\$\$?\w+" --password-stdin/);
   });
 
   test("every file that runs tests runs the repository's suite", () => {
@@ -263,6 +285,19 @@ ${run
 
   test("a secret interpolated into a run script is caught", () => {
     expect(problems(workflow('dagger call publish --sha=1 --username=u --password=env://TOKEN # ${{ secrets.X }}')).join("\n")).toMatch(/secrets\.… }} inside a run script/);
+  });
+
+  test.each([
+    ["a sandbox command that does not exist", "node bin/sandbox.js buld --image x", /sandbox has no command "buld"/],
+    ["an option the command does not have", "node bin/sandbox.js build --cache-form x:main", /sandbox build has no option --cache-form/],
+    ["an option of another command", "sandbox publish --cache-from x:main", /sandbox publish has no option --cache-from/],
+    ["a password env var no env: sets", 'ref="$(node bin/sandbox.js publish --registry-user u --registry-password-env NOT_SET)"', /--registry-password-env NOT_SET but no env:/],
+  ])("%s is caught (sandbox CLI)", (_, command, expected) => {
+    expect(problems(workflow(command)).join("\n")).toMatch(expected);
+  });
+
+  test("a correct sandbox CLI command passes", () => {
+    expect(problems(workflow("node bin/sandbox.js build --image x --cache-from x:main,x:buildcache --cache-to inline --quiet\nsandbox publish --registry-user u --registry-password-env TOKEN"))).toEqual([]);
   });
 
   test("a Dagger version other than the module's is caught, in every way a file pins it", () => {

@@ -72,6 +72,8 @@ test("the constructor returns plain JSON state: object IDs and the arguments as 
     agentClis: "@anthropic-ai/claude-code,opencode-ai",
     sourceUrl: "https://github.com/iterate/iterate",
     corepackIntegrityKeys: "",
+    lifecycleScripts: "run",
+    repoPath: "/home/iterate/src/github.com/iterate/iterate",
   });
 });
 
@@ -91,8 +93,10 @@ test("snapshot runs from that state with the API key as a secret ID, and returns
   const state = await construct({ image: IMAGE });
   const apiKey = rec.secretId("daytona-api-key", API_KEY);
   daytona.phases = [{ state: "active" }];
-  const pinned = `${IMAGE}@sha256:${"a".repeat(64)}`;
-  const result = await call("snapshot", state, { sha: SHA, apiKey, apiUrl: daytona.apiUrl, imageRef: pinned });
+  const pinned = `${IMAGE}@${registry.store("team/sandbox", `sha-${SHA}`, "snapshot-me")}`;
+  // The image's registry wants credentials: the module reads the image's platform from it with them.
+  const password = rec.secretId("registry-password", "hunter2-but-longer");
+  const result = await call("snapshot", state, { sha: SHA, apiKey, apiUrl: daytona.apiUrl, imageRef: pinned, username: "bot", password });
 
   const created = daytona.snapshot(`iterate-sandbox-${SHA}`);
   expect(result).toBe(`iterate-sandbox-${SHA} ${created?.id}`);

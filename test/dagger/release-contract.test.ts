@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { dag, type DirectoryID, type SecretID } from "@dagger.io/dagger";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
 import { Sandbox } from "../../dagger/src/index.js";
-import { DaytonaAuthError, SnapshotImageMismatchError } from "../../dagger/src/daytona/index.js";
+import { DaytonaAuthError, ImagePlatformError, SnapshotImageMismatchError } from "../../dagger/src/daytona/index.js";
 import { RegistryAuthError, VerificationError } from "../../dagger/src/registry/index.js";
 import { DirtyPublishError, InputError, parseImageRef } from "../../dagger/src/rules/index.js";
 import { SMOKE_CHECKS, SmokeCheckError } from "../../dagger/src/rules/smoke-checks.js";
@@ -383,7 +383,12 @@ describe("snapshot", () => {
     const digest = registry.store(repository, `sha-${SHA}`, "published");
     await inSession(() => sandbox().snapshot(SHA, apiKey(), daytona.apiUrl, "", "sandbox-custom", 4, 8, 20));
     expect(creates().map((r) => r.body)).toEqual([{ name: "sandbox-custom", imageName: `${registry.address}/${repository}@${digest}`, cpu: 4, memory: 8, disk: 20 }]);
-    expect(registry.requests.map((r) => r.method)).toEqual(["HEAD"]);
+    // The tag resolved (HEAD), then the image's manifest and config read for the amd64 check: nothing written.
+    expect(registry.requests.map((r) => `${r.method} ${r.path.replace(/sha256:[a-f0-9]{64}/, "<digest>")}`)).toEqual([
+      `HEAD /v2/${repository}/manifests/sha-${SHA}`,
+      `GET /v2/${repository}/manifests/<digest>`,
+      `GET /v2/${repository}/blobs/<digest>`,
+    ]);
   });
 
   test("hands the API key to the engine only as a secret ID; Daytona gets it as the bearer token", async () => {
@@ -397,7 +402,7 @@ describe("snapshot", () => {
   });
 
   test("an existing snapshot of the same image is success, and nothing is created", async () => {
-    const pinned = `${registry.address}/${repository}@sha256:${"a".repeat(64)}`;
+    const pinned = `${registry.address}/${repository}@${registry.store(repository, "existing", "existing")}`;
     daytona.seed({ name: "sandbox-existing", imageName: pinned, state: "active" });
     const result = await inSession(() => sandbox().snapshot(SHA, apiKey(), daytona.apiUrl, pinned, "sandbox-existing"));
     expect(result).toMatch(/^sandbox-existing [0-9a-f-]{36}$/);
@@ -405,8 +410,27 @@ describe("snapshot", () => {
     expect(stderr.join("")).toContain("was already there; nothing created");
   });
 
+  test("refuses an arm64 image before anything is sent to Daytona, naming the platform", async () => {
+    const arm = registry.store(repository, `sha-${SHA}`, "arm64 build", { os: "linux", architecture: "arm64" });
+    const attempt = inSession(() => sandbox().snapshot(SHA, apiKey(), daytona.apiUrl, ""));
+    await expect(attempt).rejects.toThrow(ImagePlatformError);
+    await expect(attempt).rejects.toThrow(`${registry.address}/${repository}@${arm} is built for linux/arm64; Daytona runs linux/amd64 only`);
+    expect(daytona.requests).toEqual([]);
+  });
+
+  test("for an index uses its linux/amd64 image", async () => {
+    const amd = registry.store(repository, "amd", "amd64 build");
+    const arm = registry.store(repository, "arm", "arm64 build", { os: "linux", architecture: "arm64" });
+    registry.storeIndex(repository, `sha-${SHA}`, [
+      { digest: arm, platform: { os: "linux", architecture: "arm64" } },
+      { digest: amd, platform: { os: "linux", architecture: "amd64" } },
+    ]);
+    await inSession(() => sandbox().snapshot(SHA, apiKey(), daytona.apiUrl, "", "sandbox-index"));
+    expect(creates().map((r) => r.body)).toEqual([{ name: "sandbox-index", imageName: `${registry.address}/${repository}@${amd}`, cpu: 2, memory: 4, disk: 10 }]);
+  });
+
   test("Daytona's errors come back with their message (and never the key)", async () => {
-    const pinned = `${registry.address}/${repository}@sha256:${"b".repeat(64)}`;
+    const pinned = `${registry.address}/${repository}@${registry.store(repository, "taken", "taken")}`;
     daytona.seed({ name: "sandbox-taken", imageName: `${registry.address}/${repository}@sha256:${"c".repeat(64)}`, state: "active" });
     const mismatch = inSession(() => sandbox().snapshot(SHA, apiKey(), daytona.apiUrl, pinned, "sandbox-taken"));
     await expect(mismatch).rejects.toThrow(SnapshotImageMismatchError);
@@ -419,7 +443,7 @@ describe("snapshot", () => {
   });
 
   test("replace deletes a snapshot of another image and creates it again", async () => {
-    const pinned = `${registry.address}/${repository}@sha256:${"d".repeat(64)}`;
+    const pinned = `${registry.address}/${repository}@${registry.store(repository, "replace", "replace")}`;
     daytona.removingMs = 50;
     const old = daytona.seed({ name: "sandbox-replace", imageName: `${registry.address}/${repository}@sha256:${"e".repeat(64)}`, state: "active" });
     await inSession(() => sandbox().snapshot(SHA, apiKey(), daytona.apiUrl, pinned, "sandbox-replace", 2, 4, 10, true));
@@ -428,11 +452,13 @@ describe("snapshot", () => {
   });
 
   test("with registry credentials registers the image's registry with Daytona once", async () => {
-    const pinned = `registry.example.com/team/sandbox@sha256:${"f".repeat(64)}`;
+    // The image's registry wants the credentials too: the module reads its manifest and config with them.
+    const pinned = `${authRegistry.address}/${repository}@${authRegistry.store(repository, `sha-${SHA}`, "private")}`;
     for (const name of ["sandbox-reg-1", "sandbox-reg-2"]) {
-      await inSession(() => sandbox().snapshot(SHA, apiKey(), daytona.apiUrl, pinned, name, 2, 4, 10, false, "30m", USERNAME, password()));
+      await inSession(() => sandbox(authRegistry).snapshot(SHA, apiKey(), daytona.apiUrl, pinned, name, 2, 4, 10, false, "30m", USERNAME, password()));
     }
-    const registrations = daytona.allRegistries().filter((r) => r.url === "https://registry.example.com");
+    expect(authRegistry.requests.map((r) => `${r.method} ${r.path.replace(/sha256:[a-f0-9]{64}/, "<digest>")}`)).toContain(`GET /v2/${repository}/blobs/<digest>`);
+    const registrations = daytona.allRegistries().filter((r) => r.url === `https://${authRegistry.address}`);
     expect(registrations.map((r) => r.username)).toEqual([USERNAME]);
     expect(daytona.registryPasswords.get(registrations[0]?.id ?? "")).toBe(PASSWORD);
     expect(rec.bodiesMentioning(PASSWORD)).toEqual([]);

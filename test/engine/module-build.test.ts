@@ -82,7 +82,7 @@ describe("build on the engine", () => {
 
 describe("the same image as sandbox build", () => {
   it("has the same file tree and config as the CLI's image of the same commit; every difference is named", async () => {
-    const cli = await buildCheckout({ repo, filesDir, image: `${TEST_IMAGES}/engine-compare`, baseImage: ENGINE_BASE_IMAGE });
+    const cli = await buildCheckout({ repo, filesDir, image: `${TEST_IMAGES}/engine-compare`, flags: { baseImage: ENGINE_BASE_IMAGE } });
     const script = describeTree(TREE_ROOTS);
     const [cliTree, daggerTree] = await Promise.all([inDockerImage(cli.tag, script), inContainer(built, script)]);
     const inspected = JSON.parse(await dockerOk(["image", "inspect", "--format", "{{json .Config}}", cli.tag])) as {

@@ -3,7 +3,7 @@
  * an npm workspace, and the two ways a build must fail clearly (a lockfile kind the image does not
  * support, an invalid process table).
  */
-import { renameSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CommandFailedError } from "../../src/errors.js";
@@ -28,8 +28,8 @@ describe.skipIf(!ready)("build variants", () => {
   }
 
   /** Builds and expects a failure; returns the error the CLI would print (it ends with the log's tail). */
-  async function failingBuild(repo: string, filesDir: string): Promise<string> {
-    const failure = await buildCheckout({ repo, filesDir, image: `${TEST_IMAGES}/must-fail` }).then(
+  async function failingBuild(repo: string, filesDir: string, flags: Record<string, string> = {}): Promise<string> {
+    const failure = await buildCheckout({ repo, filesDir, image: `${TEST_IMAGES}/must-fail`, flags }).then(
       (built) => new Error(`expected the build to fail, but it gave ${built.imageId}`),
       (error: unknown) => error,
     );
@@ -87,5 +87,36 @@ export default defineConfig({
     const log = await failingBuild(repo, files);
     expect(log).toContain("pidnap.config.ts is not a valid process table");
     expect(log).toContain("processes[0].options.backoff.initialDelayMs: Too small");
+  }, 20 * 60_000);
+
+  /** The fixture with a root postinstall that fails (the dependency layers stay those of the shared fixture's). */
+  function repoWithFailingPostinstall(): string {
+    const repo = createFixtureRepo();
+    const manifest = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    manifest.scripts.postinstall = "node -e \"process.exit(7)\"";
+    writeFileSync(join(repo, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    commitAll(repo, "a failing postinstall");
+    return repo;
+  }
+
+  it("fails naming the lifecycle script and its package, and how to skip the workspace's scripts", async () => {
+    const log = await failingBuild(repoWithFailingPostinstall(), SANDBOX_DIR);
+    expect(log).toContain('[deps] error: the postinstall script of fixture-monorepo (the root package.json: `node -e "process.exit(7)"`) failed (exit 7');
+    expect(log).toContain("--lifecycle-scripts skip (SANDBOX_LIFECYCLE_SCRIPTS=skip)");
+  }, 20 * 60_000);
+
+  it("skips the workspace's lifecycle scripts with --lifecycle-scripts skip; the install is still complete", async () => {
+    const { tag } = await buildVariant("skip-scripts", { repo: repoWithFailingPostinstall(), filesDir: SANDBOX_DIR, flags: { lifecycleScripts: "skip" } });
+    const out = await dockerOk(["run", "--rm", tag, "bash", "-c", "test -e .generated/prepared.txt && echo prepared || echo not-prepared; node packages/app/cli.js 5"]);
+    expect(out).toBe("not-prepared\nfixture-app true true\n");
+  }, 20 * 60_000);
+
+  it("explains a corepack signature failure and names --corepack-integrity-keys / COREPACK_INTEGRITY_KEYS", async () => {
+    // Keys that signed nothing on the registry: corepack finds no signature it can check.
+    const keys = JSON.stringify({ npm: [{ keyid: "SHA256:iterate-sandbox-test-no-such-key", key: "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEtest" }] });
+    const log = await failingBuild(createFixtureRepo(), SANDBOX_DIR, { corepackIntegrityKeys: keys });
+    expect(log).toContain("[deps] error: corepack could not verify the npm registry signature of pnpm@");
+    expect(log).toContain("--corepack-integrity-keys");
+    expect(log).toContain("COREPACK_INTEGRITY_KEYS");
   }, 20 * 60_000);
 });

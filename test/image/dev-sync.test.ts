@@ -6,7 +6,8 @@
  * from the pnpm store volume.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { basename, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { docker, dockerOk, dockerReady, isolateDockerConfig, waitReady } from "./docker.js";
@@ -36,6 +37,35 @@ function snapshot(dir: string): Map<string, string> {
 /** Files as the container sees them: `path=sha256` for each file the script lists. */
 async function exec(container: string, script: string): Promise<string> {
   return dockerOk(["exec", container, "bash", "-c", script], { timeoutMs: 120_000 });
+}
+
+/** `path\0digest\0` for each path: the file's sha256, `link TARGET` for a symlink, `missing` when absent. */
+const DIGESTS = `cd "$REPO_PATH" && while IFS= read -r -d '' f; do
+  if [[ -L "$f" ]]; then printf '%s\\0link %s\\0' "$f" "$(readlink "$f")"
+  elif [[ -f "$f" ]]; then printf '%s\\0%s\\0' "$f" "$(sha256sum <"$f" | cut -c1-64)"
+  else printf '%s\\0missing\\0' "$f"; fi
+done`;
+
+function hostDigests(dir: string, paths: readonly string[]): Map<string, string> {
+  return new Map(paths.map((path) => {
+    const full = join(dir, path);
+    const stat = lstatSync(full);
+    return [path, stat.isSymbolicLink() ? `link ${readlinkSync(full)}` : createHash("sha256").update(readFileSync(full)).digest("hex")];
+  }));
+}
+
+async function sandboxDigests(container: string, paths: readonly string[]): Promise<Map<string, string>> {
+  const out = await dockerOk(["exec", "-i", container, "bash", "-c", DIGESTS], { input: paths.map((path) => `${path}\0`).join("") });
+  const fields = out.split("\0");
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i] as string, fields[i + 1] as string);
+  return map;
+}
+
+/** The paths git lists on the host: tracked (present) plus untracked-not-ignored. */
+function gitListed(dir: string): string[] {
+  const out = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: dir, encoding: "utf8" });
+  return [...new Set(out.split("\0").filter((path) => path !== "" && existsSync(join(dir, path))))].sort();
 }
 
 /** HEAD, branch and status, the same command on the host (git) and in the container. */
@@ -204,4 +234,135 @@ describe.skipIf(!ready)("dev sync", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("has neither package.json nor .git: refusing to sync it");
   }, 120_000);
+
+  it("syncs exactly what git lists on the host: negations, nested .gitignore, info/exclude, core.excludesFile, force-added files, symlinks, odd names", async () => {
+    const host = createFixtureRepo();
+    // GitHub's Node template re-includes files; a nested .gitignore with its own negation.
+    writeFileSync(join(host, ".gitignore"), "node_modules/\ndist/\n.generated/\n*.log\n.vscode/*\n!.vscode/extensions.json\n.env*\n!.env.example\nconfig/local.json\n");
+    mkdirSync(join(host, ".vscode"), { recursive: true });
+    writeFileSync(join(host, ".vscode/extensions.json"), '{ "recommendations": [] }\n');
+    writeFileSync(join(host, ".vscode/settings.json"), "{}\n");
+    writeFileSync(join(host, ".env"), "SECRET=host\n");
+    writeFileSync(join(host, ".env.example"), "SECRET=\n");
+    writeFileSync(join(host, "packages/core/.gitignore"), "*.gen.js\n!keep.gen.js\n");
+    writeFileSync(join(host, "packages/core/drop.gen.js"), "generated\n");
+    writeFileSync(join(host, "packages/core/keep.gen.js"), "kept on purpose\n");
+    mkdirSync(join(host, "config"), { recursive: true });
+    writeFileSync(join(host, "config/local.json"), '{ "v": 1 }\n');
+    git(host, ["add", "-A"]);
+    git(host, ["add", "-f", "config/local.json"]);
+    commitAll(host, "ignore rules", "2026-01-07T00:00:00Z");
+    // After the commit: a host edit of the force-added file, untracked files with odd names, a symlink.
+    writeFileSync(join(host, "config/local.json"), '{ "v": 2 }\n');
+    writeFileSync(join(host, "with space.txt"), "space\n");
+    writeFileSync(join(host, "new\nline.txt"), "newline\n");
+    writeFileSync(join(host, "-leading-dash.txt"), "dash\n");
+    symlinkSync("README.md", join(host, "readme-link"));
+    // info/exclude and the host's core.excludesFile (mounted at /host/excludes-file, as `sandbox run` does).
+    writeFileSync(join(host, ".git/info/exclude"), "private-notes.txt\n");
+    writeFileSync(join(host, "private-notes.txt"), "excluded by info/exclude\n");
+    const globalExcludes = join(tempDir("excludes"), "ignore");
+    writeFileSync(globalExcludes, "*.secret\n");
+    git(host, ["config", "core.excludesFile", globalExcludes]);
+    writeFileSync(join(host, "api.secret"), "excluded by core.excludesFile\n");
+
+    const listed = gitListed(host);
+    for (const path of [".vscode/extensions.json", ".env.example", "packages/core/keep.gen.js", "config/local.json", "with space.txt", "new\nline.txt", "-leading-dash.txt", "readme-link"]) {
+      expect(listed).toContain(path);
+    }
+    const notListed = [".vscode/settings.json", ".env", "packages/core/drop.gen.js", "private-notes.txt", "api.secret"];
+    for (const path of notListed) expect(listed).not.toContain(path);
+    const expectedGit = hostGitState(host);
+
+    const container = await startContainer([`${host}:/host/repo-checkout:ro`, `${join(host, ".git")}:/host/gitdir:ro`, `${globalExcludes}:/host/excludes-file:ro`]);
+    await waitReady(container);
+    expect(await sandboxDigests(container, listed)).toEqual(hostDigests(host, listed));
+    expect(await sandboxDigests(container, notListed)).toEqual(new Map(notListed.map((path) => [path, "missing"])));
+    expect((await exec(container, GIT_STATE)).trimEnd()).toBe(expectedGit);
+
+    // Sandbox-only ignored files stay; the host's next edit of the force-added file arrives.
+    await exec(container, "mkdir -p dist && echo sandbox > dist/out.js && echo SANDBOX=1 > .env && echo mine > packages/core/mine.gen.js");
+    writeFileSync(join(host, "config/local.json"), '{ "v": 3 }\n');
+    const again = await docker(["exec", container, "sandbox-sync"]);
+    expect(again.code, again.output).toBe(0);
+    expect(again.stderr).toMatch(/: 0 new, 1 changed, 0 deleted file\(s\)/);
+    expect(await exec(container, "cat config/local.json dist/out.js .env packages/core/mine.gen.js")).toBe('{ "v": 3 }\nsandbox\nSANDBOX=1\nmine\n');
+    expect((await exec(container, GIT_STATE)).trimEnd()).toBe(hostGitState(host));
+  }, 300_000);
+
+  it("never loses sandbox work: its untracked files stay, files the host now brings are saved first, its commits stay reachable", async () => {
+    const host = createFixtureRepo();
+    const container = await startContainer([`${host}:/host/repo-checkout:ro`, `${join(host, ".git")}:/host/gitdir:ro`]);
+    await waitReady(container);
+    const agentCommit = (
+      await exec(container, [
+        "set -e",
+        "echo 'an agent note' > notes/agent.md", // untracked, not ignored: the sandbox's own
+        "echo 'sandbox version' > clash.txt", // the host will bring its own clash.txt
+        "git -c user.name=Agent -c user.email=agent@example.com commit -q -am 'agent work' --allow-empty",
+        "git branch agent/only", // a branch only the sandbox has
+        "git rev-parse HEAD",
+      ].join("\n"))
+    ).trim();
+    // The host moves on: a commit on the same branch, and a file at the sandbox's path.
+    writeFileSync(join(host, "README.md"), "# host moved on\n");
+    commitAll(host, "host work", "2026-01-08T00:00:00Z");
+    writeFileSync(join(host, "clash.txt"), "host version\n");
+
+    const sync = await docker(["exec", container, "sandbox-sync"]);
+    expect(sync.code, sync.output).toBe(0);
+    expect(sync.stderr).toMatch(/: 0 new, 2 changed, 0 deleted file\(s\)/);
+    const savedDir = /before overwriting them: (\S+)\//.exec(sync.stderr)?.[1];
+    expect(savedDir, sync.stderr).toMatch(/\/\.git\/sandbox\/saved\/\d{8}T\d{6}Z$/);
+    const savedRef = /kept as (refs\/sandbox\/saved\/\S+\/heads\/main)\b/.exec(sync.stderr)?.[1];
+    expect(savedRef, sync.stderr).toBeDefined();
+
+    const after = await exec(container, [
+      "cat notes/agent.md clash.txt",
+      `cat ${savedDir}/clash.txt`,
+      `git rev-parse ${savedRef} agent/only`,
+      "git log -1 --format=%s HEAD",
+    ].join("; "));
+    expect(after).toBe(`an agent note\nhost version\nsandbox version\n${agentCommit}\n${agentCommit}\nhost work\n`);
+    expect(git(host, ["rev-parse", "HEAD"])).toBe((await exec(container, "git rev-parse HEAD")).trim());
+  }, 300_000);
+
+  it("keeps the sandbox's install-made git config (core.hooksPath) across syncs, with the host's config", async () => {
+    const host = createFixtureRepo();
+    const container = await startContainer([`${host}:/host/repo-checkout:ro`, `${join(host, ".git")}:/host/gitdir:ro`]);
+    await waitReady(container);
+    // What husky's `prepare` does in the image's install.
+    await exec(container, "git config core.hooksPath .husky/_");
+    for (const marker of ["one", "two"]) {
+      git(host, ["config", "host.marker", marker]);
+      const sync = await docker(["exec", container, "sandbox-sync"]);
+      expect(sync.code, sync.output).toBe(0);
+      expect(await exec(container, "git config core.hooksPath; git config host.marker")).toBe(`.husky/_\n${marker}\n`);
+    }
+  }, 300_000);
+
+  it("syncs a partial clone whose git files the sandbox user cannot read, and names an unreadable working-tree file", async () => {
+    const origin = createFixtureRepo();
+    git(origin, ["config", "uploadpack.allowFilter", "true"]);
+    const host = join(tempDir("partial"), "clone");
+    git(tempDir("partial-cwd"), ["clone", "--quiet", "--filter=blob:none", `file://${origin}`, host]);
+    const promisor = readdirSync(join(host, ".git/objects/pack")).filter((name) => name.endsWith(".promisor"));
+    expect(promisor.length).toBeGreaterThan(0);
+    for (const name of promisor) {
+      chownSync(join(host, ".git/objects/pack", name), 4242, 4242);
+      chmodSync(join(host, ".git/objects/pack", name), 0o600);
+    }
+    writeFileSync(join(host, "secret.txt"), "only uid 4242 reads this\n");
+    chownSync(join(host, "secret.txt"), 4242, 4242);
+    chmodSync(join(host, "secret.txt"), 0o600);
+    writeFileSync(join(host, "README.md"), "# readable edit\n");
+
+    const name = `iterate-sandbox-test-sync-${randomBytes(4).toString("hex")}`;
+    containers.push(name);
+    const run = await docker(["run", "--name", name, "-v", `${host}:/host/repo-checkout:ro`, "-v", `${join(host, ".git")}:/host/gitdir:ro`, image.tag, "bash", "-c", "cat README.md; git rev-parse HEAD; ls .git/objects/pack/*.promisor | wc -l"], { timeoutMs: 300_000 });
+    expect(run.code, run.output).toBe(0);
+    expect(run.stdout).toBe(`# readable edit\n${git(host, ["rev-parse", "HEAD"])}\n${promisor.length}\n`);
+    expect(run.stderr).toContain("warning: 1 host file(s) not readable by iterate (uid 1000) were not synced: secret.txt");
+    expect(run.stderr).toContain("fix: on the host, make them readable by uid 1000");
+  }, 300_000);
 });

@@ -231,11 +231,11 @@ export function testCaBundle(): { file: string; marker: string } {
  * The settings a test build gives as flags (commander's option names, as `sandbox build` parses
  * them): every one the build spec reads, so the developer's env cannot change a test build.
  */
-export function buildFlags(image: string, agentClis = "", baseImage = BASE_IMAGE): Record<string, string> {
+export function buildFlags(image: string, agentClis = ""): Record<string, string> {
   return {
     image,
     platform: HOST_PLATFORM,
-    baseImage,
+    baseImage: BASE_IMAGE,
     agentClis,
     // Corepack's bundled keys can lag the registry's signing keys (see scripts/test-env.sh).
     corepackIntegrityKeys: "0",
@@ -243,6 +243,7 @@ export function buildFlags(image: string, agentClis = "", baseImage = BASE_IMAGE
     repoPath: REPO_PATH,
     user: "iterate",
     pnpmStorePath: "/home/iterate/.pnpm-store",
+    lifecycleScripts: "run",
   };
 }
 
@@ -264,8 +265,8 @@ export interface BuildCheckoutOptions {
   /** The image repository, e.g. iterate-sandbox-test/npm: one per kind of build, so tags never collide. */
   image: string;
   agentClis?: string;
-  /** The base image reference (default: the local base); the engine tests use the registry's copy. */
-  baseImage?: string;
+  /** Settings over buildFlags' (commander's option names), e.g. { lifecycleScripts: "skip" }. */
+  flags?: Record<string, string>;
 }
 
 // One context directory per checkout, kept between its builds as `sandbox build` keeps it.
@@ -276,7 +277,7 @@ const contextDirs = new Map<string, string>();
  * one build at a time across test files. A failed build throws the CLI's error (the log's tail).
  */
 export async function buildCheckout(options: BuildCheckoutOptions): Promise<BuiltImage> {
-  const { git, spec } = await specForCheckout({ source: options.repo, for: "local", ...buildFlags(options.image, options.agentClis, options.baseImage) });
+  const { git, spec } = await specForCheckout({ source: options.repo, for: "local", ...buildFlags(options.image, options.agentClis), ...options.flags });
   let contextDir = contextDirs.get(git.checkout);
   if (!contextDir) contextDirs.set(git.checkout, (contextDir = tempDir("context")));
   await assembleContext(git, options.filesDir, contextDir);

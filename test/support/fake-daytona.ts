@@ -362,7 +362,8 @@ export class FakeDaytona {
   private createRegistry(body: unknown, path: string, response: ServerResponse): void {
     const input = (body ?? {}) as Partial<Record<keyof CreateDockerRegistry, unknown>>;
     const problems = (["name", "url", "username", "password"] as const).filter((field) => typeof input[field] !== "string").map((field) => `${field} must be a string`);
-    if (typeof input.url === "string" && !/^(https?:\/\/)?[a-z0-9.-]+\.[a-z]{2,}(:\d+)?(\/\S*)?$/i.test(input.url)) problems.push("url must be a URL address");
+    // class-validator's @IsUrl (validator.js isURL): a domain name with a TLD, or an IP address.
+    if (typeof input.url === "string" && !/^(https?:\/\/)?(?:[a-z0-9.-]+\.[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})(:\d+)?(\/\S*)?$/i.test(input.url)) problems.push("url must be a URL address");
     if (problems.length > 0) return send(response, 400, errorBody(400, "Bad Request", problems, path));
     const now = new Date(this.now()).toISOString();
     const url = input.url as string;

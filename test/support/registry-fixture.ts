@@ -1,7 +1,8 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { openSync, readSync, closeSync, statSync } from "node:fs";
 import { gzipSync } from "node:zlib";
+import { skipForMissing, type TestService } from "./services.js";
 
 /** The services scripts/test-setup.sh starts, with the values scripts/test-env.sh exports. */
 export const TEST_REGISTRY = process.env.SANDBOX_TEST_REGISTRY || "127.0.0.1:5000";
@@ -33,32 +34,45 @@ function dockerReady(): boolean {
 }
 
 /**
- * Why these integration tests cannot run here, or undefined when they can. With CI=true a missing
- * service is an error (a CI machine that lost its registry must not pass green); otherwise the
- * tests are skipped and the reason printed.
+ * Why these integration tests cannot run here, or undefined when they can. A missing service fails
+ * the suite (test/support/services.ts) unless the developer opted out of it with
+ * SANDBOX_TEST_SKIP_SERVICES; then the tests are skipped and the reason printed.
  */
 export async function missingServices(needs: { docker?: boolean; registries?: boolean }): Promise<string | undefined> {
   const missing: string[] = [];
+  const services = new Set<TestService>();
   if (needs.registries !== false) {
-    if (!(await answers(`http://${TEST_REGISTRY}/v2/`))) missing.push(`registry ${TEST_REGISTRY}`);
-    if (!(await answers(`http://${TEST_AUTH_REGISTRY}/v2/`))) missing.push(`registry ${TEST_AUTH_REGISTRY}`);
+    for (const registry of [TEST_REGISTRY, TEST_AUTH_REGISTRY]) {
+      if (await answers(`http://${registry}/v2/`)) continue;
+      missing.push(`registry ${registry}`);
+      services.add("registry");
+    }
   }
-  if (needs.docker && !dockerReady()) missing.push(`docker engine via ${DOCKER} with ${BASE_IMAGE}`);
+  if (needs.docker && !dockerReady()) {
+    missing.push(`docker engine via ${DOCKER} with ${BASE_IMAGE}`);
+    services.add("docker");
+  }
   if (missing.length === 0) return undefined;
   const reason = `missing ${missing.join(", ")}: run \`bash scripts/test-setup.sh && source scripts/test-env.sh\``;
-  if (process.env.CI === "true") throw new Error(`CI=true and the integration services are missing: ${reason}`);
-  console.warn(`skipping registry integration tests: ${reason}`);
+  skipForMissing("registry integration tests", [...services], reason);
   return reason;
 }
 
-/** The digest skopeo (an independent client) sees for a reference, or undefined when it does not exist. */
+/**
+ * The digest skopeo (an independent client) sees for a reference, or undefined when the registry
+ * says the tag or repository does not exist (MANIFEST_UNKNOWN, NAME_UNKNOWN). Any other failure
+ * (no registry, refused credentials, no skopeo) throws with skopeo's output: it is no answer about
+ * the tag, and must not pass a "the tag is not there" assertion.
+ */
 export function skopeoDigest(reference: string, credentials?: { username: string; password: string }): string | undefined {
   const creds = credentials ? ["--creds", `${credentials.username}:${credentials.password}`] : [];
-  try {
-    return digestOf(execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", ...creds, `docker://${reference}`], { stdio: ["ignore", "pipe", "pipe"] }));
-  } catch {
-    return undefined;
-  }
+  const result = spawnSync("skopeo", ["inspect", "--raw", "--tls-verify=false", ...creds, `docker://${reference}`], { timeout: 60_000 });
+  if (result.status === 0) return digestOf(result.stdout);
+  const stderr = result.stderr?.toString("utf8") ?? "";
+  if (/manifest unknown|name unknown/i.test(stderr)) return undefined;
+  const secret = credentials?.password;
+  const said = (result.error?.message ?? stderr.trim()).split(secret || "\0").join("***");
+  throw new Error(`skopeo inspect ${reference} failed (exit ${result.status ?? "none"}${result.signal ? `, ${result.signal}` : ""}): ${said}`);
 }
 
 /** A repository no other test (or earlier run) uses. */

@@ -111,6 +111,16 @@ describe("ensureSnapshot", () => {
     expect(posts()).toEqual([]);
   });
 
+  it("treats a snapshot of the name with an empty imageName as another image, and leaves it alone", async () => {
+    const seeded = fake.seed({ name: NAME, imageName: "", state: "active" });
+    const error = await ensure().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SnapshotImageMismatchError);
+    expect((error as Error).message).toContain(`already exists from another image (unknown, not ${IMAGE})`);
+    expect(deletes()).toEqual([]);
+    expect(posts()).toEqual([]);
+    expect(fake.snapshot(NAME)?.id).toBe(seeded.id);
+  });
+
   it("replaces it when asked: deletes by UUID, waits while the name is still taken, creates again", async () => {
     const old = fake.seed({ name: NAME, imageName: OTHER_IMAGE, state: "active" });
     const result = await ensure({ replace: true });

@@ -148,7 +148,7 @@ class SnapshotFlow {
   }
 
   private async remove(existing: Snapshot): Promise<void> {
-    const why = isSameImage(existing.imageName, this.imageName) ? `it is in state ${existing.state}` : `it was made from ${existing.imageName ?? "an unknown image"}`;
+    const why = isSameImage(existing.imageName, this.imageName) ? `it is in state ${existing.state}` : `it was made from ${existing.imageName || "an unknown image"}`;
     this.progress(`deleting snapshot ${existing.name} (${existing.id}) to create it again from ${this.imageName}: ${why}`);
     try {
       await this.client.deleteSnapshot(existing.id);
@@ -217,6 +217,6 @@ function failedError(snapshot: Snapshot, canReplace: boolean): SnapshotFailedErr
 
 function mismatchError(snapshot: Snapshot, wanted: string): SnapshotImageMismatchError {
   return new SnapshotImageMismatchError(
-    `snapshot ${snapshot.name} (${snapshot.id}) already exists from another image (${snapshot.imageName ?? "unknown"}, not ${wanted}): pass --replace to delete it and create it again, or choose another snapshot name`,
+    `snapshot ${snapshot.name} (${snapshot.id}) already exists from another image (${snapshot.imageName || "unknown"}, not ${wanted}): pass --replace to delete it and create it again, or choose another snapshot name`,
   );
 }

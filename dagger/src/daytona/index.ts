@@ -7,6 +7,8 @@ export * from "./duration.js";
 export * from "./connection.js";
 export * from "./client.js";
 export * from "./image-name.js";
+export * from "./image-platform.js";
+export * from "./registry-image.js";
 export * from "./snapshot-watch.js";
 export * from "./ensure-snapshot.js";
 export * from "./registry-registration.js";

@@ -4,6 +4,7 @@ import { commitTag } from "../rules/tags.js";
 import { InputError } from "../rules/validation.js";
 import { ensureSnapshot, type EnsureSnapshotOptions, type EnsureSnapshotResult } from "./ensure-snapshot.js";
 import { pinnedImageName } from "./image-name.js";
+import { DAYTONA_PLATFORM, daytonaImageFor, type ImageReaderFor } from "./image-platform.js";
 import { ensureRegistryRegistered, type RegistryCredentials, type RegistryRegistration } from "./registry-registration.js";
 
 /** Resolves `<repository>:<tag>` to the digest the tag points at now (`sha256:…`). */
@@ -17,6 +18,11 @@ export interface SnapshotForCommitOptions
   config: Pick<SandboxConfig, "image" | "snapshotName" | "snapshotCpu" | "snapshotMemoryGb" | "snapshotDiskGb">;
   sha: string;
   image: ImageSource;
+  /**
+   * The registry client for the image's registry: the image's manifest and config are read to check
+   * it is linux/amd64 (or, for an index, to take its linux/amd64 entry) before Daytona is asked anything.
+   */
+  imageReader: ImageReaderFor;
   /** With credentials, the image's registry is registered with Daytona first (once; found by URL prefix). */
   registryCredentials?: RegistryCredentials;
 }
@@ -29,12 +35,16 @@ export interface SnapshotForCommitResult extends EnsureSnapshotResult {
 
 /**
  * The release step: the snapshot `iterate-sandbox-<sha>` (or the configured name) of the image
- * published for that commit, pinned to its digest, with the configured resources, active.
+ * published for that commit, pinned to its digest, with the configured resources, active. An image
+ * that is not linux/amd64 is refused (ImagePlatformError) before anything is sent to Daytona; for an
+ * index the snapshot is made from its linux/amd64 entry.
  */
 export async function snapshotForCommit(options: SnapshotForCommitOptions): Promise<SnapshotForCommitResult> {
-  const { config, sha, image, registryCredentials, ...waiting } = options;
+  const { config, sha, image, registryCredentials, imageReader, ...waiting } = options;
   const name = snapshotNameFor(config, sha, false);
-  const imageName = await pinnedImageFor(image, config, sha);
+  const given = await pinnedImageFor(image, config, sha);
+  const { imageName, index } = await daytonaImageFor(imageReader, given);
+  if (index !== undefined) options.onProgress?.(`${index} is an index: the snapshot uses its ${DAYTONA_PLATFORM} image ${imageName}`);
   const registry = registryCredentials
     ? await ensureRegistryRegistered({ client: options.client, imageName, credentials: registryCredentials, onProgress: options.onProgress })
     : undefined;

@@ -41,8 +41,8 @@ export function nextLink(header: string | null): string | undefined {
 
 /**
  * A client for one registry's distribution API (OCI distribution spec / Docker registry v2), on
- * plain fetch: tags, manifests by tag or digest, and moving a tag by copying a manifest. It never
- * touches blobs, so nothing it does can upload an image layer.
+ * plain fetch: tags, manifests by tag or digest, small blobs by digest (an image's config), and
+ * moving a tag by copying a manifest. It never uploads a blob, so nothing it does can upload an image layer.
  */
 export class RegistryClient {
   private readonly transport: RegistryTransport;
@@ -123,6 +123,25 @@ export class RegistryClient {
       throw this.protocolError(`answered ${repository}@${reference} with a manifest whose digest is ${computed}`);
     }
     return { digest: computed, mediaType, size: bytes.byteLength, bytes };
+  }
+
+  /**
+   * A small blob by digest (an image config: JSON, kilobytes), checked against its digest. Refuses
+   * one over `maxBytes` (default 4 MiB): it is not a config.
+   */
+  async getBlob(repository: string, digest: string, maxBytes = 4 * 1024 * 1024): Promise<Uint8Array> {
+    if (!DIGEST_PATTERN.test(digest)) throw new InputError("digest", digest, "sha256:<64 lowercase hex>");
+    const response = await this.transport.send({ method: "GET", path: `/v2/${repository}/blobs/${digest}`, repository, access: "pull" });
+    await this.expectOk(response, repository, digest);
+    const length = Number(response.headers.get("content-length") ?? 0);
+    if (length > maxBytes) {
+      await response.body?.cancel();
+      throw this.protocolError(`answered the blob ${repository}@${digest} with ${length} bytes, more than the ${maxBytes} a config may have`);
+    }
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const computed = sha256Digest(bytes);
+    if (computed !== digest) throw this.protocolError(`answered ${repository}@${digest} with a blob whose digest is ${computed}`);
+    return bytes;
   }
 
   /** Stores manifest bytes under a tag; returns the digest the registry reports (or the bytes' own). */

@@ -5,6 +5,7 @@ import { RegistryClient, sha256Digest } from "./client.js";
 import {
   RegistryNotFoundError,
   RegistryPermissionError,
+  RegistryProtocolError,
   RegistryRateLimitError,
   RegistryServerError,
   RegistryUnreachableError,
@@ -82,6 +83,32 @@ describe("RegistryClient against a scripted registry", () => {
     handler = (_req, res) => fail(res, 429, "TOOMANYREQUESTS", "slow down", { "Retry-After": "3600" });
     await expect(client().findManifest("team/app", "main")).rejects.toThrow("it asked to wait 3600s): try again later");
     expect(seen).toHaveLength(1);
+  });
+
+  it("does not wait a Retry-After longer than maxDelayMs though the total budget would allow it", async () => {
+    handler = (_req, res) => fail(res, 429, "TOOMANYREQUESTS", "slow down", { "Retry-After": "2" });
+    const patient = new RegistryClient({ registry, retry: { ...fast, maxDelayMs: 500, maxTotalMs: 60_000 } });
+    const started = Date.now();
+    const error = await patient.findManifest("team/app", "main").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RegistryRateLimitError);
+    expect((error as Error).message).toContain("1 attempt(s)");
+    expect((error as Error).message).toContain("it asked to wait 2s");
+    expect(seen).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it("refuses a manifest fetched by digest whose bytes hash to another digest", async () => {
+    handler = (_req, res) => manifest(res);
+    const asked = `sha256:${"f".repeat(64)}`;
+    const error = await client().getManifest("team/app", asked).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RegistryProtocolError);
+    expect((error as Error).message).toBe(`${registry} answered team/app@${asked} with a manifest whose digest is ${DIGEST}`);
+    // A copy by digest must not store those bytes under a tag either.
+    seen = [];
+    await expect(client().copyManifest("team/app", asked, "main")).rejects.toBeInstanceOf(RegistryProtocolError);
+    expect(seen.map((r) => r.method)).toEqual(["GET"]);
+    // The same bytes asked for by their own digest are fine.
+    expect((await client().getManifest("team/app", DIGEST)).digest).toBe(DIGEST);
   });
 
   it("retries 5xx with backoff and succeeds, or ends with a server error naming the status", async () => {

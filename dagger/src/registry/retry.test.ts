@@ -32,6 +32,13 @@ describe("nextDelay", () => {
     expect(nextDelay(policy, 1, 0, 5000)).toBeUndefined();
   });
 
+  it("gives up when Retry-After is longer than maxDelayMs, even with the total budget left", () => {
+    const roomy = { ...policy, maxDelayMs: 1000, maxTotalMs: 60_000 };
+    expect(nextDelay(roomy, 1, 0, 1000)).toBe(1000);
+    expect(nextDelay(roomy, 1, 0, 1001)).toBeUndefined();
+    expect(nextDelay(roomy, 1, 0, 30_000)).toBeUndefined();
+  });
+
   it("never overruns the total budget", () => {
     expect(nextDelay(policy, 2, 1900, 50)).toBe(50);
     expect(nextDelay(policy, 2, 1900)).toBeUndefined();

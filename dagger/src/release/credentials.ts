@@ -22,6 +22,11 @@ export function checkCredentialArgs(username: string, password: SecretText | und
   if (username && !USER_NAME.test(username)) throw new InputError("username", username, "a registry user name without spaces or ':'");
 }
 
+/** A password or token without the one trailing newline a file (`echo … > file`, a CI secret file) adds; never part of it. */
+export function withoutTrailingNewline(password: string): string {
+  return password.replace(/\r?\n$/, "");
+}
+
 /**
  * The registry client's credentials. The password is read here, inside the module, for the
  * client's own HTTP requests: the engine got it only as a secret ID, and the plaintext comes back
@@ -30,8 +35,7 @@ export function checkCredentialArgs(username: string, password: SecretText | und
 export async function registryCredentials(username: string, password: SecretText | undefined): Promise<RegistryCredentials | undefined> {
   checkCredentialArgs(username, password);
   if (!password) return undefined;
-  // A token read from a file often ends with a newline, which is never part of it.
-  const plaintext = (await password.plaintext()).replace(/\r?\n$/, "");
+  const plaintext = withoutTrailingNewline(await password.plaintext());
   if (plaintext === "") throw new InputError("password", "", `the password or token of registry user "${username}" (the secret is empty)`);
   return { username, password: plaintext };
 }

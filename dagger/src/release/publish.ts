@@ -1,6 +1,7 @@
-import { promoteTag, verifyTags, type Promotion, type RegistryClient } from "../registry/index.js";
+import { promoteTag, verifyTags, type Promotion, type RegistryClient, type TagDigest } from "../registry/index.js";
 import { digestPinned, formatImageRef, type ImageRef } from "../rules/image-ref.js";
 import { SmokeCheckError, type SmokeResult } from "../rules/smoke-checks.js";
+import { isMovingTag } from "../rules/tags.js";
 
 export interface PublishSteps {
   /** The image's registry, with the publisher's credentials; access was already checked. */
@@ -17,18 +18,19 @@ export interface PublishSteps {
 }
 
 export interface PublishedRelease {
+  /** `<registry>/<repository>`. */
+  repository: string;
   digest: string;
   /** `<registry>/<repository>@sha256:…`. */
   reference: string;
   /** `<registry>/<repository>:<tag>@sha256:…` for every tag, in the rules' order. */
   references: string[];
+  /** Every tag and the digest the registry shows for it after the release (all the same). */
+  tags: TagDigest[];
   checks: SmokeResult[];
   /** Where the moving tags went from. */
   promotions: Promotion[];
 }
-
-/** The per-commit tags (`sha-…`) name one image forever; every other tag moves. */
-export const isMovingTag = (tag: string): boolean => !tag.startsWith("sha-");
 
 /** The digest in the engine's answer to a publish (`<address>@sha256:…`). */
 export function digestOfPublished(address: string, answer: string): string {
@@ -38,7 +40,8 @@ export function digestOfPublished(address: string, answer: string): string {
 }
 
 /**
- * Publishes in the order that keeps `main` safe, the same order as the CLI's `sandbox publish`:
+ * Publishes in the order that keeps `main` safe; the one release flow of the module's `publish`
+ * (pushing with the engine) and the CLI's `sandbox publish` (pushing with the local docker client):
  * 1. push the commit tag `sha-<sha>[-dirty]`: the only upload;
  * 2. point the other `sha-` tags (`sha-<7>`) at that digest by manifest copy inside the registry;
  * 3. run the smoke checks on that image;
@@ -85,5 +88,5 @@ export async function publishRelease(steps: PublishSteps): Promise<PublishedRele
   }
   log(`verified: ${steps.tags.join(", ")} -> ${digest}`);
   const references = steps.tags.map((tag) => `${formatImageRef({ registry: image.registry, repository, tag })}@${digest}`);
-  return { digest, reference: verified.reference, references, checks, promotions };
+  return { repository: verified.repository, digest, reference: verified.reference, references, tags: verified.tags, checks, promotions };
 }

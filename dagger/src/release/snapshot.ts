@@ -2,14 +2,13 @@ import {
   DaytonaClient,
   parseDuration,
   pinnedImageName,
+  registryImageAccess,
   resolveDaytonaConnection,
   snapshotForCommit,
   type ImageSource,
   type SnapshotForCommitResult,
 } from "../daytona/index.js";
-import { RegistryClient } from "../registry/index.js";
 import { CONFIG_FIELDS } from "../rules/config-fields.js";
-import { parseImageRef } from "../rules/image-ref.js";
 import { resolveConfig, type ConfigFlags, type SandboxConfig } from "../rules/config.js";
 import { ALLOWED_SHA, gitShaSchema } from "../rules/git-state.js";
 import { InputError, parseInput } from "../rules/validation.js";
@@ -81,22 +80,15 @@ export async function snapshotRelease(args: SnapshotArgs): Promise<SnapshotForCo
   resolveDaytonaConnection({ apiKey: "unread", apiUrl: args.apiUrl }, fields);
   const connection = resolveDaytonaConnection({ apiKey: await args.apiKey.plaintext(), apiUrl: args.apiUrl }, fields);
   const credentials = await registryCredentials(args.username, args.password);
-  const image: ImageSource =
-    pinned !== undefined
-      ? { imageRef: pinned, field: "image-ref" }
-      : {
-          resolveDigest: async (tagged) => {
-            const ref = parseImageRef(tagged);
-            const client = new RegistryClient({ registry: ref.registry, ...(credentials && { credentials }) });
-            return (await client.headManifest(ref.repository, ref.tag ?? "latest")).digest;
-          },
-        };
+  const registry = registryImageAccess(credentials);
+  const image: ImageSource = pinned !== undefined ? { imageRef: pinned, field: "image-ref" } : { resolveDigest: registry.resolveDigest };
 
   const result = await snapshotForCommit({
     client: new DaytonaClient(connection),
     config,
     sha,
     image,
+    imageReader: registry.imageReader,
     replace: args.replace,
     deadlineMs,
     ...(credentials && { registryCredentials: credentials }),

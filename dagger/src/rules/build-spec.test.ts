@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { buildSpecFor, type BuildSpecInput } from "./build-spec.js";
 import { resolveConfig } from "./config.js";
+import { repoIdentity } from "./identity.js";
 
 const SHA = "89abcdef0123456789abcdef0123456789abcdef";
 const input = (overrides: Partial<BuildSpecInput> = {}): BuildSpecInput => ({
@@ -25,6 +26,7 @@ describe("buildSpecFor", () => {
         REPO_PATH: "/home/iterate/src/github.com/iterate/iterate",
         PNPM_STORE_PATH: "/home/iterate/.pnpm-store",
         GIT_REMOTE_URL: "https://github.com/iterate/iterate",
+        LIFECYCLE_SCRIPTS: "run",
         GIT_BRANCH: "main",
         GIT_SHA: SHA,
       },
@@ -62,5 +64,16 @@ describe("buildSpecFor", () => {
 
   it.each(["yesterday", "2026-13-45T99:00:00Z", "2026-11-27"])("rejects created=%j", (created) => {
     expect(() => buildSpecFor(input({ created }))).toThrow(`created=${JSON.stringify(created)} is not valid`);
+  });
+});
+
+describe("buildSpecFor a checkout without origin", () => {
+  it("has no source label and no origin remote, and names the repo path in the description", () => {
+    const config = resolveConfig({}, {}, repoIdentity(null, "widgets"));
+    const spec = buildSpecFor(input({ config }));
+    expect(spec.labels).not.toHaveProperty("org.opencontainers.image.source");
+    expect(spec.buildArgs.GIT_REMOTE_URL).toBe("");
+    expect(spec.buildArgs.REPO_PATH).toBe("/home/iterate/src/local/widgets");
+    expect(spec.labels["org.opencontainers.image.description"]).toBe(`Agent sandbox for /home/iterate/src/local/widgets at ${SHA}`);
   });
 });

@@ -100,14 +100,16 @@ export function buildSpecFor(input: BuildSpecInput): BuildSpec {
     REPO_PATH: config.repoPath,
     PNPM_STORE_PATH: config.pnpmStorePath,
     GIT_REMOTE_URL: config.sourceUrl,
+    LIFECYCLE_SCRIPTS: config.lifecycleScripts,
     GIT_BRANCH: input.git.branch ?? "",
     GIT_SHA: sha,
   };
   const labels: Record<string, string> = {
-    "org.opencontainers.image.source": config.sourceUrl,
+    // A checkout without origin has no source URL: no source label (see identity.ts).
+    ...(config.sourceUrl && { "org.opencontainers.image.source": config.sourceUrl }),
     "org.opencontainers.image.revision": sha,
     "org.opencontainers.image.created": input.created,
-    "org.opencontainers.image.description": `Agent sandbox for ${config.sourceUrl} at ${sha}${input.git.dirty ? " with local changes" : ""}`,
+    "org.opencontainers.image.description": `Agent sandbox for ${config.sourceUrl || config.repoPath} at ${sha}${input.git.dirty ? " with local changes" : ""}`,
     "org.opencontainers.image.version": tags[0] as string,
     "dev.iterate.sandbox.dirty": String(input.git.dirty),
     "dev.iterate.sandbox.repo-path": config.repoPath,

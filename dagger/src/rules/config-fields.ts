@@ -18,7 +18,11 @@ export const DEFAULTS = {
   sourceUrl: "https://github.com/iterate/iterate",
   /** Empty: corepack checks the package manager's signature with the keys it bundles. */
   corepackIntegrityKeys: "",
+  /** The workspace's own lifecycle scripts run in the build. */
+  lifecycleScripts: "run",
 } as const;
+
+export const LIFECYCLE_SCRIPTS_MODES = ["run", "skip"] as const;
 
 export const PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
 
@@ -36,7 +40,7 @@ export const CONFIG_FIELDS = {
     env: "SANDBOX_IMAGE",
     allowed: "an image repository without tag or digest, e.g. ghcr.io/iterate/sandbox (tags come from the tag rules)",
   },
-  repoPath: { flag: "--repo-path", allowed: ABSOLUTE_PATH },
+  repoPath: { flag: "--repo-path", allowed: `${ABSOLUTE_PATH} (default: /home/<user>/src/<host>/<owner>/<repo> from the checkout's origin)` },
   user: { flag: "--user", allowed: "a unix user name ([a-z_][a-z0-9_-]{0,31})" },
   pnpmStorePath: { flag: "--pnpm-store-path", allowed: ABSOLUTE_PATH },
   pnpmStoreVolume: { flag: "--pnpm-store-volume", allowed: "a Docker volume name ([A-Za-z0-9][A-Za-z0-9_.-]*)" },
@@ -56,7 +60,11 @@ export const CONFIG_FIELDS = {
     env: "SANDBOX_AGENT_CLIS",
     allowed: "npm package specs separated by commas or spaces, e.g. @anthropic-ai/claude-code,opencode-ai@1.2.3 (empty for none)",
   },
-  sourceUrl: { flag: "--source-url", env: "SANDBOX_SOURCE_URL", allowed: "an http(s) URL" },
+  sourceUrl: {
+    flag: "--source-url",
+    env: "SANDBOX_SOURCE_URL",
+    allowed: "an http(s) URL, or empty for none (default: the checkout's origin in https form)",
+  },
   // Corepack's own variable, so a host that turns the check off with 0 turns it off in the build too.
   // Unlike corepack, an empty value keeps the check on (the build unsets it).
   corepackIntegrityKeys: {
@@ -65,10 +73,29 @@ export const CONFIG_FIELDS = {
     allowed:
       'empty (corepack checks the package manager\'s signature with its own keys), 0 (no check), or corepack\'s JSON of trusted keys, {"npm":[{"keyid":"SHA256:…","key":"<base64 public key>"}]}',
   },
+  lifecycleScripts: {
+    flag: "--lifecycle-scripts",
+    env: "SANDBOX_LIFECYCLE_SCRIPTS",
+    allowed:
+      "run (the workspace's own preinstall/install/postinstall/prepare scripts run in the build, with network) or skip (they do not; dependencies' build scripts still run)",
+  },
   localImageName: { flag: "--local-image", env: "LOCAL_DOCKER_IMAGE_NAME", allowed: "an image reference, e.g. ghcr.io/iterate/sandbox:local" },
   localRepoCheckout: { flag: "--repo-checkout", env: "LOCAL_DOCKER_REPO_CHECKOUT", allowed: ABSOLUTE_PATH },
   localGitDir: { flag: "--git-dir", env: "LOCAL_DOCKER_GIT_DIR", allowed: ABSOLUTE_PATH },
   localCommonDir: { flag: "--common-dir", env: "LOCAL_DOCKER_COMMON_DIR", allowed: ABSOLUTE_PATH },
+  // The shared build cache in the registry (`sandbox build`): where it is read from and written to.
+  cacheFrom: {
+    flag: "--cache-from",
+    env: "SANDBOX_CACHE_FROM",
+    allowed:
+      "image references with a tag or digest, separated by commas or spaces, e.g. ghcr.io/iterate/sandbox:main,ghcr.io/iterate/sandbox:buildcache, or none (default: <image>:<main branch> and <image>:sha-<parent commit>)",
+  },
+  cacheTo: {
+    flag: "--cache-to",
+    env: "SANDBOX_CACHE_TO",
+    allowed:
+      "inline (cache metadata in the image, pushed by sandbox publish), none, or an image reference with a tag for buildx's registry cache (mode=max), e.g. ghcr.io/iterate/sandbox:buildcache",
+  },
 } as const satisfies Record<string, FieldMeta>;
 
 export type ConfigKey = keyof typeof CONFIG_FIELDS;

@@ -20,5 +20,7 @@ export const gitStateSchema = z.object({
   commonDir: z.string().min(1),
   /** Committer time of HEAD, ISO 8601. */
   commitTime: z.string().min(1),
+  /** `remote.origin.url` as configured (null: no origin); the image's identity comes from it (identity.ts). */
+  originUrl: z.string().min(1).nullable().optional(),
 });
 export type GitState = z.infer<typeof gitStateSchema>;

@@ -70,4 +70,19 @@ describe("formatting", () => {
       /SANDBOX_IMAGE="ghcr.io\/iterate\/sandbox:main" is not valid: expected an image repository without tag/,
     );
   });
+
+  it("refuses a registry port of six digits", () => {
+    expect(parseImageRef("registry.test:65535/team/app").registry).toBe("registry.test:65535");
+    expect(() => parseImageRef("registry.test:123456/team/app", "--image")).toThrow(/^--image="registry.test:123456\/team\/app" is not valid/);
+    expect(() => parseRepository("127.0.0.1:500000/team/app", "--image")).toThrow(InputError);
+  });
+
+  it("says repository paths must be lowercase and shows the lowercased name", () => {
+    expect(() => parseRepository("ghcr.io/Acme-Org/Sandbox", "--image")).toThrow(
+      '--image="ghcr.io/Acme-Org/Sandbox" is not valid: expected a lowercase repository path (OCI repository names are lowercase): ghcr.io/acme-org/sandbox',
+    );
+    expect(() => parseImageRef("ghcr.io/Acme/app:Tag-1", "--image-ref")).toThrow(/lowercase repository path .*: ghcr\.io\/acme\/app:Tag-1$/);
+    // A name that is wrong in other ways too gets the general explanation.
+    expect(() => parseRepository("ghcr.io/Acme Org/app", "--image")).toThrow(/expected an image reference/);
+  });
 });

@@ -22,6 +22,11 @@ const DEFAULT_REGISTRY = "docker.io";
 export const tagSchema = z.string().regex(TAG_PATTERN);
 export const digestSchema = z.string().regex(DIGEST_PATTERN);
 
+/** A reference whose one fault is uppercase in the repository path; `allowed` shows it lowercased. */
+export class UppercaseRepositoryError extends InputError {
+  override name = "UppercaseRepositoryError";
+}
+
 const ALLOWED_REFERENCE =
   "an image reference [registry[:port]/]lowercase/path[:tag][@sha256:<64 hex>], tag matching [A-Za-z0-9_][A-Za-z0-9._-]{0,127}";
 
@@ -57,12 +62,22 @@ export function parseImageRef(input: string, field = "image"): ImageRef {
   const components = rest.split("/");
   let registry = DEFAULT_REGISTRY;
   const first = components[0] ?? "";
-  if (components.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost")) {
+  const explicitRegistry = components.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
+  if (explicitRegistry) {
     registry = first;
     components.shift();
   }
   if (!REGISTRY_PATTERN.test(registry)) fail();
-  if (components.length === 0 || !components.every((c) => PATH_COMPONENT_PATTERN.test(c))) fail();
+  if (components.length === 0) fail();
+  if (!components.every((c) => PATH_COMPONENT_PATTERN.test(c))) {
+    // Docker and the distribution spec take lowercase paths only; say so when that is the one fault.
+    if (components.every((c) => PATH_COMPONENT_PATTERN.test(c.toLowerCase()))) {
+      const path = components.map((c) => c.toLowerCase()).join("/");
+      const lowercased = `${explicitRegistry ? `${registry.toLowerCase()}/` : ""}${path}${tag !== undefined ? `:${tag}` : ""}${digest !== undefined ? `@${digest}` : ""}`;
+      throw new UppercaseRepositoryError(field, input, `a lowercase repository path (OCI repository names are lowercase): ${lowercased}`);
+    }
+    fail();
+  }
   if (registry === DEFAULT_REGISTRY && components.length === 1) components.unshift("library");
 
   const repository = components.join("/");

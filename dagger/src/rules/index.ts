@@ -6,3 +6,4 @@ export * from "./tags.js";
 export * from "./config.js";
 export * from "./build-spec.js";
 export * from "./config-fields.js";
+export * from "./identity.js";

@@ -63,9 +63,12 @@ export function commitTag(sha: string, dirty: boolean): string {
   return `sha-${parseInput(gitShaSchema, sha, "sha", ALLOWED_SHA)}${dirty ? "-dirty" : ""}`;
 }
 
+/** The per-commit tags (`sha-…`) name one image forever; every other tag (`main`) moves. */
+export const isMovingTag = (tag: string): boolean => !tag.startsWith("sha-");
+
 /** A tag that may be moved (promote): any valid tag but the per-commit sha- tags, which name one commit forever. */
 export function movingTag(value: string, field = "to"): string {
   const tag = parseInput(tagSchema, value, field, "a tag such as main ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})");
-  if (tag.startsWith("sha-")) throw new InputError(field, value, "a moving tag such as main, not a sha- tag (those never move)");
+  if (!isMovingTag(tag)) throw new InputError(field, value, "a moving tag such as main, not a sha- tag (those never move)");
   return tag;
 }

@@ -1,0 +1,149 @@
+#!/usr/bin/perl
+# Plans and applies the working-tree side of dev sync, from git's own list of the host's files.
+#
+#   worktree-plan.pl HOST REPO HOST_LIST PREVIOUS NEXT COPY_LIST SAVE_DIR CHANGES
+#
+# HOST_LIST   (`-` for stdin, so git lists while this compares) NUL-separated paths `git ls-files -z --cached --others --exclude-standard` gives on the
+#             host checkout (tracked + untracked-not-ignored: git's rules, not an approximation)
+# PREVIOUS    `path\0signature\0` records: the paths the host had at the last sync (the host owns them)
+#             and each one's type, size, mtime and mode then (`?` when unknown: the first sync, when
+#             the image's tracked files are the baseline, written by the caller)
+# Writes NEXT (the same records for now), COPY_LIST (NUL-separated paths rsync must copy) and CHANGES
+# (one `new|changed|deleted|saved|kept|unreadable PATH` line each), and prints `key=value` counts.
+#
+# A file the host did not change since the last sync is not looked at in the sandbox (one lstat per
+# file, on the host side only): that is what makes a no-change sync cheap.
+#
+# Ownership (see sandbox/README.md): a path the host has is the host's. When the host changes it, the
+# host's copy replaces the sandbox's; when the host deletes it, it is deleted here too. A sandbox edit
+# of a host file stays until the host changes that file; then, like a path the host never had that
+# the host now brings, the sandbox's different copy is first saved under SAVE_DIR. A path the host
+# never had is the sandbox's and never deleted. A path the host still has on disk but now ignores is
+# left as it is (it becomes the sandbox's).
+use strict;
+use warnings;
+
+my ($host, $repo, $host_list, $previous, $next, $copy_list, $save_dir, $changes) = @ARGV;
+die "usage: worktree-plan.pl HOST REPO HOST_LIST PREVIOUS NEXT COPY_LIST SAVE_DIR CHANGES\n" unless defined $changes;
+
+local $/ = "\0";
+my %before;
+if (open(my $in, '<:raw', $previous)) {
+  while (defined(my $path = <$in>)) {
+    my $sig = <$in> // '?';
+    chomp $path;
+    chomp $sig;
+    $before{$path} = $sig if length $path;
+  }
+}
+
+open(my $next_out, '>:raw', $next) or die "cannot write $next: $!\n";
+open(my $copy_out, '>:raw', $copy_list) or die "cannot write $copy_list: $!\n";
+open(my $log, '>:raw', $changes) or die "cannot write $changes: $!\n";
+
+my %count = (new => 0, changed => 0, deleted => 0, saved => 0, unreadable => 0, kept => 0);
+my (@unreadable, %has);
+
+sub note { my ($kind, $path) = @_; $count{$kind}++; print $log "$kind $path\n"; }
+
+# type, size, mtime (seconds: what rsync's quick check compares) and permission bits of an lstat.
+sub signature { my @s = @_; return (($s[2] & 0170000) >> 12) . ":$s[7]:$s[9]:" . ($s[2] & 0777); }
+
+sub mkparents {
+  my ($path) = @_;
+  my $dir = '';
+  my @parts = split m{/}, $path;
+  pop @parts;
+  for my $part (@parts) {
+    $dir .= "/$part";
+    next if -d $dir;
+    mkdir $dir or die "cannot create $dir: $!\n";
+  }
+}
+
+# The sandbox's own copy of PATH, set aside before the host's replaces it.
+sub save {
+  my ($path) = @_;
+  my $target = "$save_dir/$path";
+  mkparents($target);
+  system('cp', '-a', '--', "$repo/$path", $target) == 0 or die "cannot save $repo/$path to $target\n";
+  note('saved', $path);
+}
+
+sub same_file {
+  my ($path) = @_;
+  my ($a, $b) = ("$host/$path", "$repo/$path");
+  return readlink($a) eq readlink($b) if -l $a && -l $b;
+  return 0 if -l $a || -l $b || !-f $b;
+  return system('cmp', '-s', '--', $a, $b) == 0;
+}
+
+my $list_in;
+if ($host_list eq '-') { $list_in = \*STDIN; binmode $list_in; }
+else { open($list_in, '<:raw', $host_list) or die "cannot read $host_list: $!\n"; }
+my %seen;
+while (my $path = <$list_in>) {
+  chomp $path;
+  next if !length $path || $seen{$path}++;        # unmerged paths come once per stage
+  my @h = lstat "$host/$path";
+  if (!@h) {
+    next if $!{ENOENT} || $!{ENOTDIR};           # deleted on the host (still in its index)
+    push @unreadable, $path;                     # e.g. under a directory the sandbox user cannot enter
+    $has{$path} = 1;
+    print $next_out "$path\0", ($before{$path} // '?'), "\0";
+    next;
+  }
+  next if -d _;                                   # a submodule's gitlink: its content is not synced
+  my $sig = (($h[2] & 0170000) >> 12) . ":$h[7]:$h[9]:" . ($h[2] & 0777);
+  $has{$path} = 1;
+  my $last = $before{$path};
+  if (defined $last && $last eq $sig) {           # unchanged on the host since the last sync
+    print $next_out "$path\0$sig\0";
+    next;
+  }
+  my $host_is_link = -l _;
+  if (!$host_is_link && !-r _) {
+    push @unreadable, $path;
+    print $next_out "$path\0", ($last // '?'), "\0";
+    next;
+  }
+  print $next_out "$path\0$sig\0";
+  my @s = lstat "$repo/$path";
+  if (!@s) { print $copy_out "$path\0"; note('new', $path); next; }
+  my $mine = signature(@s);
+  next if $mine eq $sig;                          # already the host's
+  if (-d _) {
+    # The sandbox has a directory where the host has a file: never replaced (it may hold sandbox work).
+    note('kept', $path);
+    next;
+  }
+  # The sandbox's copy is its own work when the host never had the path, or the sandbox changed it
+  # since the last sync: saved first, unless it is the host's content already.
+  my $own = !defined $last || ($last ne '?' && $last ne $mine);
+  save($path) if $own && !same_file($path);
+  print $copy_out "$path\0";
+  note('changed', $path);
+}
+
+# What the host had at the last sync and has no more: deleted here too, unless the host still has it
+# on disk (it is ignored there now: the sandbox keeps its copy, which becomes the sandbox's).
+for my $path (sort keys %before) {
+  next if $has{$path};
+  next if lstat "$host/$path";
+  next unless $!{ENOENT} || $!{ENOTDIR};
+  my @s = lstat "$repo/$path";
+  next unless @s;
+  next if -d _;
+  unlink "$repo/$path" or do { print STDERR "cannot delete $repo/$path: $!\n"; next; };
+  note('deleted', $path);
+  my $dir = $path;
+  while ($dir =~ s{/[^/]*$}{}) { last unless rmdir "$repo/$dir"; }
+}
+
+close $next_out;
+close $copy_out;
+note('unreadable', $_) for @unreadable;
+close $log;
+$\ = "\n";
+local $/ = "\n";
+print "$_=$count{$_}" for sort keys %count;

@@ -1,0 +1,87 @@
+/**
+ * One dev sync in a running sandbox: `sandbox-sync` (entry.sh --sync-only) through one exec, with
+ * the install deadline passed as SANDBOX_SYNC_TIMEOUT and the exec itself bounded by the same
+ * deadline plus a grace period. Its stderr is the entry point's log; its stdout the ready marker.
+ */
+import type { LiteEngine, SandboxRef } from "./engine-lite.js";
+import { SandboxError } from "./errors.js";
+import { parseReadyMarker, READY_FILE, type ReadyMarker } from "./ready-marker.js";
+
+/** Time the exec gets beyond the install deadline (the sync's other steps, the engine). */
+const GRACE_MS = 60_000;
+
+export interface FileCounts {
+  created: number;
+  changed: number;
+  deleted: number;
+}
+
+export interface SyncResult {
+  files: FileCounts | null;
+  /** Where sandbox-only files the host now overwrote were saved, when any were. */
+  savedFiles: string | null;
+  /** Refs that keep commits made in the sandbox, when any were saved. */
+  savedRefs: string[];
+  /** Host files the sandbox user could not read (not synced), with the fix. */
+  unreadable: string | null;
+  ready: ReadyMarker;
+  seconds: number;
+}
+
+/** The counts in entry.sh's `synced A -> B: N new, M changed, D deleted file(s)` line. */
+export function parseSyncCounts(log: string): FileCounts | null {
+  const match = /synced .* -> .*: (\d+) new, (\d+) changed, (\d+) deleted file\(s\)/.exec(log);
+  return match ? { created: Number(match[1]), changed: Number(match[2]), deleted: Number(match[3]) } : null;
+}
+
+/** What the entry point's log says was saved or skipped (see sandbox/sync/dev-sync.sh). */
+export function parseSyncNotes(log: string): Pick<SyncResult, "savedFiles" | "savedRefs" | "unreadable"> {
+  const savedFiles = /saved \d+ sandbox-only file\(s\) the host now has too, before overwriting them: (\S+)/.exec(log)?.[1] ?? null;
+  const refs = /kept as ((?:refs\/sandbox\/\S+ ?)+) \(git log them/.exec(log)?.[1];
+  const unreadable = /warning: (\d+ host file\(s\) not readable .*)/.exec(log)?.[1] ?? null;
+  return { savedFiles, savedRefs: refs ? refs.trim().split(" ") : [], unreadable };
+}
+
+/** Runs the sync; throws a SandboxError with the log's tail when it fails or passes the deadline. */
+export async function runSync(engine: Pick<LiteEngine, "exec">, sandbox: SandboxRef, options: { timeoutMs: number; onStderr?: (chunk: string) => void }): Promise<SyncResult> {
+  const started = Date.now();
+  const timeoutSeconds = Math.ceil(options.timeoutMs / 1000);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new SandboxError(`the sync in ${sandbox.container} did not finish within ${timeoutSeconds} s (--timeout) plus ${GRACE_MS / 1000} s: see \`sandbox logs -s ${sandbox.container}\` and /run/iterate-sandbox/install.log in it`)),
+      options.timeoutMs + GRACE_MS,
+    );
+  });
+  try {
+    const result = await Promise.race([
+      engine.exec(sandbox.id, ["sandbox-sync"], { env: [`SANDBOX_SYNC_TIMEOUT=${timeoutSeconds}`], ...(options.onStderr && { onStderr: options.onStderr }) }),
+      deadline,
+    ]);
+    if (result.exitCode !== 0) {
+      const lines = result.stderr.trim().split("\n");
+      const stopped = lines.find((line) => line.startsWith("[entry] stopped: "));
+      const tail = lines.slice(-20).join("\n");
+      throw new SandboxError(`the sync in ${sandbox.container} failed (exit ${result.exitCode})${stopped ? `: ${stopped.slice("[entry] stopped: ".length)}` : ""}\nlast log lines:\n${tail}`);
+    }
+    let ready = parseReadyMarker(result.stdout);
+    if (!ready.head) {
+      // Seen once under heavy load: the exec ended with 0 but its stdout (the marker) was empty.
+      ready = parseReadyMarker((await engine.exec(sandbox.id, ["cat", READY_FILE])).stdout);
+    }
+    return { files: parseSyncCounts(result.stderr), ...parseSyncNotes(result.stderr), ready, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One line for a person: counts, HEAD, dependencies, time, and what was saved or skipped. */
+export function formatSync(sandbox: SandboxRef, result: SyncResult): string {
+  const files = result.files ? `${result.files.created} new, ${result.files.changed} changed, ${result.files.deleted} deleted file(s)` : "done";
+  const notes = [
+    ...(result.savedFiles ? [`sandbox-only files the host overwrote were saved in ${result.savedFiles}`] : []),
+    ...(result.savedRefs.length > 0 ? [`sandbox commits kept as ${result.savedRefs.join(" ")}`] : []),
+    ...(result.unreadable ? [`${result.unreadable} (make them readable by uid 1000 on the host)`] : []),
+  ];
+  return `synced ${sandbox.checkout} into ${sandbox.container}: ${files}; HEAD ${result.ready.head.slice(0, 12)}, dependencies ${result.ready.dependencies} (${result.seconds.toFixed(2)} s)${notes.map((note) => `; ${note}`).join("")}`;
+}

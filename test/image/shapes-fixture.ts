@@ -1,0 +1,164 @@
+/**
+ * Fixture monorepos with the shapes real repos have, made by code (no checked-in blobs) and the same
+ * bytes on every run, so their builds hit BuildKit's cache:
+ * - pnpm: default and named catalogs, overrides with an `npm:` alias and a `"-"` removal,
+ *   onlyBuiltDependencies with a package whose install script builds its binary (esbuild), negated
+ *   workspace globs, a workspace under a dot-directory, a patched dependency, a .pnpmfile.cjs, a root
+ *   postinstall that uses the network (`pnpm dlx`), and a husky `prepare`; its origin is another
+ *   repository's (github.com/acme/widgets), for the identity defaults;
+ * - npm: workspaces with a dependency whose postinstall runs (esbuild).
+ * Each lockfile is resolved once from the npm registry and cached by the inputs' hash.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { CACHE_DIR, commitAll, git, PNPM_VERSION, tempDir } from "./fixture.js";
+
+export const SHAPES_ORIGIN = "git@github.com:acme/widgets.git";
+/** What the patch adds to is-number@7.0.0: a value only the patched code has. */
+export const PATCH_MARKER = "patched-by-the-fixture";
+/** The root postinstall's `pnpm dlx cowsay` says this, into .postinstall-cowsay.txt. */
+export const POSTINSTALL_WORDS = "network-postinstall";
+
+const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+function write(root: string, files: Record<string, string>): void {
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), content);
+  }
+}
+
+// is-number@7.0.0's index.js ends with these three lines.
+const IS_NUMBER_PATCH = `diff --git a/index.js b/index.js
+--- a/index.js
++++ b/index.js
+@@ -16,3 +16,4 @@ module.exports = function(num) {
+   }
+   return false;
+ };
++module.exports.patched = '${PATCH_MARKER}';
+`;
+
+/** The pnpm shapes fixture's files (no lockfile). */
+export function shapesFiles(): Record<string, string> {
+  return {
+    "package.json": json({
+      name: "widgets",
+      private: true,
+      packageManager: `pnpm@${PNPM_VERSION}`,
+      scripts: {
+        postinstall: `pnpm dlx cowsay@1.6.0 ${POSTINSTALL_WORDS} > .postinstall-cowsay.txt`,
+        prepare: "husky",
+      },
+      devDependencies: { husky: "9.1.7" },
+    }),
+    "pnpm-workspace.yaml": [
+      "packages:",
+      '  - "packages/*"',
+      '  - "!packages/excluded"',
+      '  - ".tools/*"',
+      "catalog:",
+      "  is-number: 7.0.0",
+      "catalogs:",
+      "  legacy:",
+      "    is-number: 6.0.0",
+      "overrides:",
+      '  "is-odd>is-number": "npm:is-number@7.0.0"',
+      '  "debug>ms": "-"',
+      "onlyBuiltDependencies:",
+      "  - esbuild",
+      "patchedDependencies:",
+      "  is-number@7.0.0: patches/is-number@7.0.0.patch",
+      "",
+    ].join("\n"),
+    ".pnpmfile.cjs": [
+      "// Gives debug a dependency it does not declare: the install must read this file.",
+      "module.exports = {",
+      "  hooks: {",
+      "    readPackage(pkg) {",
+      '      if (pkg.name === "debug") pkg.dependencies = { ...pkg.dependencies, "kind-of": "6.0.3" };',
+      "      return pkg;",
+      "    },",
+      "  },",
+      "};",
+      "",
+    ].join("\n"),
+    ".npmrc": "auto-install-peers=true\n",
+    ".gitignore": "node_modules/\n.postinstall-cowsay.txt\n",
+    ".husky/pre-commit": "echo pre-commit from husky\n",
+    "patches/is-number@7.0.0.patch": IS_NUMBER_PATCH,
+    "packages/app/package.json": json({
+      name: "@widgets/app",
+      version: "1.0.0",
+      dependencies: { "is-number": "catalog:", "is-odd": "3.0.1", debug: "4.3.4", esbuild: "0.25.0" },
+    }),
+    "packages/app/index.js": 'module.exports = require("is-number");\n',
+    "packages/legacy/package.json": json({ name: "@widgets/legacy", version: "1.0.0", dependencies: { "is-number": "catalog:legacy" } }),
+    // Not a workspace package (negated glob): its dependency is in no lockfile.
+    "packages/excluded/package.json": json({ name: "@widgets/excluded", version: "1.0.0", dependencies: { "left-pad": "1.3.0" } }),
+    ".tools/lint/package.json": json({ name: "@widgets/lint", version: "1.0.0", dependencies: { "kind-of": "6.0.3" } }),
+  };
+}
+
+/** The npm shapes fixture: workspaces, and a dependency with a postinstall (esbuild). */
+export function npmShapesFiles(): Record<string, string> {
+  return {
+    "package.json": json({ name: "npm-widgets", private: true, workspaces: ["packages/*"] }),
+    ".gitignore": "node_modules/\n",
+    "packages/lib/package.json": json({ name: "@npm-widgets/lib", version: "1.0.0", main: "index.js", dependencies: { "is-number": "7.0.0", esbuild: "0.25.0" } }),
+    "packages/lib/index.js": 'module.exports = (value) => require("is-number")(value);\n',
+  };
+}
+
+/** A git repository of files plus its lockfile, committed on main, with origin set when given. */
+export function shapesRepo(files: Record<string, string>, kind: "pnpm" | "npm", origin?: string): string {
+  const dir = tempDir(`shapes-${kind}`);
+  git(dir, ["init", "--quiet", "--initial-branch=main"]);
+  write(dir, files);
+  writeResolvedLockfile(dir, kind);
+  if (origin) git(dir, ["remote", "add", "origin", origin]);
+  commitAll(dir, `${kind} shapes`);
+  return dir;
+}
+
+/** Resolves the lockfile for the files in dir (once per content, cached in CACHE_DIR) and writes it there. */
+function writeResolvedLockfile(dir: string, kind: "pnpm" | "npm"): void {
+  const lockfile = kind === "pnpm" ? "pnpm-lock.yaml" : "package-lock.json";
+  const hash = createHash("sha256").update(kind);
+  for (const file of listFiles(dir)) hash.update(file).update("\0").update(readFileSync(join(dir, file))).update("\0");
+  const cached = join(CACHE_DIR, `shapes-${hash.digest("hex").slice(0, 16)}-${lockfile}`);
+  if (!existsSync(cached)) {
+    const work = tempDir("shapes-lock");
+    cpSync(dir, work, { recursive: true, filter: (src) => !src.endsWith("/.git") });
+    const [program, args] =
+      kind === "pnpm"
+        ? ["npx", ["--yes", `pnpm@${PNPM_VERSION}`, "install", "--lockfile-only", "--ignore-scripts"]]
+        : ["npm", ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"]];
+    execFileSync(program as string, args as string[], {
+      cwd: work,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, COREPACK_ENABLE_STRICT: "0", npm_config_update_notifier: "false" },
+      timeout: 180_000,
+    });
+    copyFileSync(join(work, lockfile), `${cached}.tmp-${process.pid}`);
+    renameSync(`${cached}.tmp-${process.pid}`, cached);
+    rmSync(work, { recursive: true, force: true });
+  }
+  copyFileSync(cached, join(dir, lockfile));
+}
+
+function listFiles(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      if (name === ".git" || name === "node_modules") continue;
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else out.push(relative(root, path));
+    }
+  };
+  walk(root);
+  return out;
+}
