@@ -242,7 +242,10 @@ image_id="$("$DOCKER" image inspect -f '{{.Id}}' "$image")"
 running_image() { "$DOCKER" inspect -f '{{if .State.Running}}{{.Image}}{{end}}' "$1" 2>/dev/null || true; }
 
 # Remove our containers (never the state volume: it is the engine's cache).
+# Stopped first: an engine killed without a clean shutdown wipes its cache on
+# the next start.
 remove_engine() {
+  "$DOCKER" stop -t 60 "$NAME" >/dev/null 2>&1 || true
   "$DOCKER" rm -f "$NAME" "$FORWARD_NAME" >/dev/null 2>&1 || true
 }
 

@@ -32,6 +32,7 @@ import {
   type TagPurpose,
 } from "./rules/index.js";
 import { FILES_EXCLUDES, GIT_METADATA_ONLY } from "./rules/build-spec.js";
+import { exportImage } from "./export-image.js";
 import { SMOKE_CHECKS } from "./rules/smoke-checks.js";
 import { RegistryClient, verifyTags, type RegistryCredentials } from "./registry/index.js";
 import { registryCredentials } from "./release/credentials.js";
@@ -242,7 +243,7 @@ export class Sandbox {
     const commit = await this.commitOrHead(sha);
     const spec = this.spec(commit, dirty, branch, "local", created || UNKNOWN_CREATED, false, true);
     const container = await this.buildFromSpec(spec);
-    for (const address of spec.addresses) await container.exportImage(address);
+    for (const address of spec.addresses) await exportImage(container, address);
     return spec.addresses;
   }
 

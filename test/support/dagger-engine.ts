@@ -1,31 +1,68 @@
-/**
- * A session with the real Dagger engine that scripts/dagger-engine-setup.sh starts, for tests that
- * drive the module's `Sandbox` class through the SDK as a client (the TypeScript module runtime that
- * `dagger call` uses cannot run here; see README). The setup script prints the environment this reads:
- * `_EXPERIMENTAL_DAGGER_RUNNER_HOST` (the engine container) and `_EXPERIMENTAL_DAGGER_CLI_BIN` (the CLI
- * built with it, so the SDK never downloads one).
- */
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { accessSync, constants } from "node:fs";
 import { Writable } from "node:stream";
 import { connection } from "@dagger.io/dagger";
-
-export const RUNNER_HOST_ENV = "_EXPERIMENTAL_DAGGER_RUNNER_HOST";
-export const CLI_BIN_ENV = "_EXPERIMENTAL_DAGGER_CLI_BIN";
+import { z } from "zod";
 
 /**
- * Why the engine tests cannot run here, or undefined when they can: the two variables are set, the
- * CLI exists and `dagger version` answers through the runner host within 60 s.
+ * The real Dagger engine the engine tests (`npm run test:engine`) run against: the environment
+ * `scripts/dagger-engine-setup.sh` prints, read once and validated. The SDK's `connection()` reads
+ * the same variables: `_EXPERIMENTAL_DAGGER_RUNNER_HOST` (the engine container, reached with
+ * `docker exec … buildctl dial-stdio`) and `_EXPERIMENTAL_DAGGER_CLI_BIN` (the CLI built with it, so
+ * the SDK never downloads one).
  */
-export function engineMissing(): string | undefined {
-  const runnerHost = process.env[RUNNER_HOST_ENV];
-  const cli = process.env[CLI_BIN_ENV];
-  const fix = "run `eval \"$(bash scripts/dagger-engine-setup.sh)\"` first";
-  if (!runnerHost || !cli) return `${RUNNER_HOST_ENV} and ${CLI_BIN_ENV} must be set; ${fix}`;
-  if (!existsSync(cli)) return `${CLI_BIN_ENV}=${cli} does not exist; ${fix}`;
-  const version = spawnSync(cli, ["version"], { encoding: "utf8", timeout: 60_000 });
-  if (version.status !== 0) return `'${cli} version' fails (${version.error?.message ?? version.stderr.trim()}); ${fix}`;
-  return undefined;
+export interface DaggerEngine {
+  /** Name of the engine's Docker container. */
+  container: string;
+  /** Absolute path of the Dagger CLI built at the engine's version. */
+  cliBin: string;
+}
+
+const SETUP = 'eval "$(bash scripts/dagger-engine-setup.sh)"';
+
+const EngineEnv = z.object({
+  _EXPERIMENTAL_DAGGER_RUNNER_HOST: z
+    .string({ error: `unset: run \`${SETUP}\` first` })
+    .regex(/^docker-container:\/\/[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, "must be docker-container://<container name>, as scripts/dagger-engine-setup.sh prints"),
+  _EXPERIMENTAL_DAGGER_CLI_BIN: z
+    .string({ error: `unset: run \`${SETUP}\` first` })
+    .regex(/^\//, "must be the absolute path of the Dagger CLI scripts/dagger-engine-setup.sh built"),
+});
+
+/**
+ * The engine to test against. Throws (naming the variable, its value and the fix) when the
+ * environment does not point at one, unless SANDBOX_SKIP_ENGINE_TESTS=1 opts out, in which case it
+ * returns undefined and the caller skips.
+ */
+export function daggerEngine(): DaggerEngine | undefined {
+  if (process.env.SANDBOX_SKIP_ENGINE_TESTS === "1") {
+    console.warn("[engine tests] skipped: SANDBOX_SKIP_ENGINE_TESTS=1");
+    return undefined;
+  }
+  const parsed = EngineEnv.safeParse(process.env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}=${JSON.stringify(process.env[String(issue.path[0])] ?? null)}: ${issue.message}`);
+    throw new Error(`the engine tests need a running Dagger engine (or SANDBOX_SKIP_ENGINE_TESTS=1 to skip them):\n  ${problems.join("\n  ")}`);
+  }
+  const cliBin = parsed.data._EXPERIMENTAL_DAGGER_CLI_BIN;
+  try {
+    accessSync(cliBin, constants.X_OK);
+  } catch {
+    throw new Error(`_EXPERIMENTAL_DAGGER_CLI_BIN=${JSON.stringify(cliBin)} is not an executable file: run \`${SETUP}\` again`);
+  }
+  return { container: parsed.data._EXPERIMENTAL_DAGGER_RUNNER_HOST.slice("docker-container://".length), cliBin };
+}
+
+/**
+ * Runs `fn` in one SDK session with the engine (`connection()`: the CLI's `dagger session`, so the
+ * global `dag` is live inside) and returns what it returns. Engine errors reject with the SDK's error.
+ */
+export async function inEngineSession<T>(fn: () => Promise<T>): Promise<T> {
+  let result: { value: T } | undefined;
+  await connection(async () => {
+    result = { value: await fn() };
+  });
+  if (!result) throw new Error("the Dagger session ended before its function returned");
+  return result.value;
 }
 
 /** The engine's progress output of one session (the CLI's stderr), kept in memory for assertions. */
@@ -61,8 +98,7 @@ export interface EngineSession {
  * `timeoutMs` when the engine does not answer.
  */
 export async function openEngineSession(timeoutMs = 120_000): Promise<EngineSession> {
-  const missing = engineMissing();
-  if (missing) throw new Error(`the Dagger engine is not available: ${missing}`);
+  if (!daggerEngine()) throw new Error("the engine tests are skipped (SANDBOX_SKIP_ENGINE_TESTS=1): no session to open");
   process.env.DAGGER_PROGRESS ??= "plain";
   const log = new SessionLog();
   let release!: () => void;
