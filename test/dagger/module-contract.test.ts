@@ -72,6 +72,7 @@ describe("build", () => {
         { name: "REPO_PATH", value: "/home/iterate/src/github.com/iterate/iterate" },
         { name: "PNPM_STORE_PATH", value: "/home/iterate/.pnpm-store" },
         { name: "GIT_REMOTE_URL", value: "https://github.com/iterate/iterate" },
+        { name: "LIFECYCLE_SCRIPTS", value: "run" },
         { name: "GIT_BRANCH", value: "main" },
         { name: "GIT_SHA", value: SHA },
       ],
