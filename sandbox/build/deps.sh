@@ -253,9 +253,22 @@ run_scripts() {
   local output=/tmp/lifecycle-output.log rc=0 failed
   "$@" 2>&1 | tee "$output" >&2 || rc=$?
   (( rc == 0 )) && return 0
-  failed="$(node /tmp/failed-scripts.cjs "$output" "${LIFECYCLE_SCRIPT_NAMES[@]}")" || true
+  failed="$(node /opt/sandbox-build/failed-scripts.cjs "$output" "${LIFECYCLE_SCRIPT_NAMES[@]}")" || true
   die "${failed:-a lifecycle script} failed (exit $rc, output above) in the install after the source copy. Fix it, or build without the workspace's lifecycle scripts: --lifecycle-scripts skip (SANDBOX_LIFECYCLE_SCRIPTS=skip)"
 }
+
+# Cache mounts come up root-owned on a new cache: Dockerfile cache mounts with uid/gid cannot be
+# converted by Dagger's dockerBuild (v0.21: "mkdir without makeParents is unsupported"), so the user
+# steps take them over with the image's passwordless sudo instead.
+own_cache_mounts() {
+  local dir
+  for dir in "$STORE_CACHE" "$NPM_CACHE"; do
+    if [[ -d "$dir" && ! -w "$dir" ]]; then
+      sudo -n chown "$(id -u):$(id -g)" "$dir" || die "cannot take over the cache mount $dir as $(id -un)"
+    fi
+  done
+}
+[[ "$(id -u)" -eq 0 ]] || own_cache_mounts
 
 case "${1:-}" in
   package-manager) setup_package_manager "${2:?usage: deps.sh package-manager META_DIR}" ;;

@@ -27,6 +27,8 @@ export interface SandboxArguments {
   /** A host file path, loaded as a Dagger File (`--ca-certs=<file>`). */
   caCerts?: string;
   corepackIntegrityKeys?: string;
+  lifecycleScripts?: string;
+  repoPath?: string;
 }
 
 /** The constructor's parameters in declaration order (checked against the introspected API). */
@@ -42,6 +44,8 @@ export const CONSTRUCTOR_PARAMETERS = [
   "sourceUrl",
   "caCerts",
   "corepackIntegrityKeys",
+  "lifecycleScripts",
+  "repoPath",
 ] as const;
 
 /**
@@ -66,5 +70,7 @@ export function sandboxFor(repo: string, filesDir: string, args: SandboxArgument
     args.sourceUrl,
     args.caCerts === undefined ? undefined : host.file(args.caCerts),
     args.corepackIntegrityKeys,
+    args.lifecycleScripts,
+    args.repoPath,
   );
 }
