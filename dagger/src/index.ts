@@ -31,7 +31,7 @@ import {
   type SandboxConfig,
   type TagPurpose,
 } from "./rules/index.js";
-import { FILES_EXCLUDES, GIT_METADATA_ONLY } from "./rules/build-spec.js";
+import { BUILD_ONLY_ARGS, FILES_EXCLUDES, GIT_METADATA_ONLY } from "./rules/build-spec.js";
 import { exportImage } from "./export-image.js";
 import { SMOKE_CHECKS } from "./rules/smoke-checks.js";
 import { RegistryClient, verifyTags, type RegistryCredentials } from "./registry/index.js";
@@ -305,6 +305,8 @@ export class Sandbox {
       buildArgs: Object.entries(spec.buildArgs).map(([name, value]) => ({ name, value })),
       secrets,
     });
+    // An ARG is not part of the image (Docker's BuildKit keeps it out; Dagger's conversion does not).
+    for (const name of BUILD_ONLY_ARGS) container = container.withoutEnvVariable(name);
     // Labels go on the image config after the build, so a new commit never invalidates a build layer.
     for (const [name, value] of Object.entries(spec.labels)) container = container.withLabel(name, value);
     return container;

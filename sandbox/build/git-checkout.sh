@@ -40,5 +40,11 @@ if [[ -n "${GIT_REMOTE_URL:-}" ]]; then
   git remote add origin "$GIT_REMOTE_URL"
 fi
 
+# One .git whichever executor assembled git/: no fetch bookkeeping or reflogs of the build machine
+# (FETCH_HEAD from the CLI's shallow fetch; logs/ and refs/dagger.tmp from Dagger's), and git's usual
+# modes (Dagger's directory copy hands over 0777/0666).
+rm -rf .git/FETCH_HEAD .git/logs .git/refs/dagger.tmp
+chmod -R go-w .git
+
 changes="$(git status --porcelain | wc -l)"
 log "HEAD $(git rev-parse HEAD) ($(git symbolic-ref --short -q HEAD || echo detached)), origin ${GIT_REMOTE_URL:-none}, $changes local change(s)"

@@ -79,7 +79,11 @@ describe("build", () => {
       secrets: [],
     });
     const afterBuild = chain.slice(chain.findIndex((call) => call.field === "dockerBuild") + 1);
-    expect(afterBuild.map((call) => call.field)).toEqual(Array(7).fill("withLabel"));
+    // The build-only ARGs Dagger's conversion leaves in the env come out first, then the labels.
+    expect(afterBuild.map((call) => call.field)).toEqual([...Array(6).fill("withoutEnvVariable"), ...Array(7).fill("withLabel")]);
+    expect(argsOf(afterBuild, "withoutEnvVariable")).toEqual(
+      ["DEBIAN_FRONTEND", "AGENT_CLIS", "COREPACK_INTEGRITY_KEYS", "GIT_REMOTE_URL", "GIT_BRANCH", "LIFECYCLE_SCRIPTS"].map((name) => ({ name })),
+    );
     expect(argsOf(afterBuild, "withLabel")).toEqual([
       { name: "org.opencontainers.image.source", value: "https://github.com/iterate/iterate" },
       { name: "org.opencontainers.image.revision", value: SHA },

@@ -35,12 +35,14 @@ let repo: string;
 let filesDir: string;
 let sha: string;
 let built: Container;
+/** The fixture's commit time: what `sandbox build` labels as created, and what `--created` gives the module. */
+const COMMIT_TIME = "2026-01-01T00:00:00Z";
 
 beforeAll(async () => {
   repo = createFixtureRepo();
   filesDir = filesWithProcessTable(TEST_PROCESS_TABLE);
   sha = git(repo, ["rev-parse", "HEAD"]);
-  built = await sandboxFor(repo, filesDir, engineBuildArguments(`${TEST_IMAGES}/engine`)).build(sha, false, "main");
+  built = await sandboxFor(repo, filesDir, engineBuildArguments(`${TEST_IMAGES}/engine`)).build(sha, false, "main", COMMIT_TIME);
   await built.sync();
 }, 1_800_000);
 
@@ -146,7 +148,7 @@ describe("cache", () => {
     writeFileSync(join(repo, "notes/today.md"), "second note\n");
     const next = commitAll(repo, "one-file commit", "2026-01-02T00:00:00Z");
     const mark = session().log.mark();
-    const rebuilt = await sandboxFor(repo, filesDir, engineBuildArguments(`${TEST_IMAGES}/engine`)).build(next, false, "main");
+    const rebuilt = await sandboxFor(repo, filesDir, engineBuildArguments(`${TEST_IMAGES}/engine`)).build(next, false, "main", "2026-01-02T00:00:00Z");
     expect(await rebuilt.withExec(["bash", "-c", "git rev-parse HEAD && cat notes/today.md"]).stdout()).toBe(`${next}\nsecond note\n`);
     const steps = session().log.since(mark);
     console.log(`[engine tests] one-file rebuild progress:\n${steps.slice(-6000)}`);

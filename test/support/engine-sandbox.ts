@@ -54,9 +54,11 @@ export const CONSTRUCTOR_PARAMETERS = [
  */
 export function sandboxFor(repo: string, filesDir: string, args: SandboxArguments = {}): Sandbox {
   const host = dag.host();
-  const source = host.directory(repo, { exclude: DIRECTORY_ARGUMENTS.source.ignore });
-  const files = host.directory(filesDir, { exclude: DIRECTORY_ARGUMENTS.files.ignore });
-  const gitRepo = host.directory(repo, { exclude: DIRECTORY_ARGUMENTS.gitRepo.ignore });
+  // Read again each time, as each `dagger call` (a new session) does: within one session the engine
+  // would otherwise answer a second load of the same path with the first one's content.
+  const source = host.directory(repo, { exclude: DIRECTORY_ARGUMENTS.source.ignore, noCache: true });
+  const files = host.directory(filesDir, { exclude: DIRECTORY_ARGUMENTS.files.ignore, noCache: true });
+  const gitRepo = host.directory(repo, { exclude: DIRECTORY_ARGUMENTS.gitRepo.ignore, noCache: true });
   // undefined takes the constructor's own default, as an argument `dagger call` is not given.
   return new Sandbox(
     source,
@@ -68,7 +70,7 @@ export function sandboxFor(repo: string, filesDir: string, args: SandboxArgument
     args.baseImage,
     args.agentClis,
     args.sourceUrl,
-    args.caCerts === undefined ? undefined : host.file(args.caCerts),
+    args.caCerts === undefined ? undefined : host.file(args.caCerts, { noCache: true }),
     args.corepackIntegrityKeys,
     args.lifecycleScripts,
     args.repoPath,

@@ -36,6 +36,14 @@ export const FILES_EXCLUDES: string[] = ["node_modules"];
 /** The module's `gitRepo` argument keeps only `.git`, so unrelated files never change its cache key. */
 export const GIT_METADATA_ONLY: string[] = ["*", "!.git"];
 
+/**
+ * The final stage's build arguments that are not also ENV: Docker's BuildKit keeps an ARG out of the
+ * image's config, Dagger's dockerBuild (v0.21) leaves it in the image's env, so the module removes
+ * these after its build and both executors give the same config. Kept in step with sandbox/Dockerfile
+ * by test/dagger/dockerfile-args.test.ts.
+ */
+export const BUILD_ONLY_ARGS: string[] = ["DEBIAN_FRONTEND", "AGENT_CLIS", "COREPACK_INTEGRITY_KEYS", "GIT_REMOTE_URL", "GIT_BRANCH", "LIFECYCLE_SCRIPTS"];
+
 /** The optional BuildKit secret with extra CA certificates (PEM); used during the build, never stored. */
 export const CA_CERTS_SECRET_ID = "extra-ca-certs";
 
