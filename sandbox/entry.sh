@@ -173,6 +173,12 @@ mark_ready() {
 start_dir="$PWD"
 setup_ca_certs
 dev_sync
+# npm's cache volume (~/.npm) was made root-owned by an engine that found no ~/.npm in an older image:
+# take it over (passwordless sudo) so npm in the sandbox can write its cache.
+if [[ -d "$HOME/.npm" && ! -w "$HOME/.npm" ]]; then
+  sudo -n chown "$(id -u):$(id -g)" "$HOME/.npm" || log "warning: ~/.npm is not writable and could not be taken over; npm will fail to cache"
+fi
+
 # The home skeleton is the image's and does not change while a container runs: synced at start only.
 if [[ "$mode" == run ]]; then "$SANDBOX_DIR/sync-home-skeleton.sh"; fi
 sync_deps

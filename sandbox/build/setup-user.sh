@@ -35,7 +35,7 @@ for dir in "$REPO_PATH" "$PNPM_STORE_PATH" /run/iterate-sandbox /var/log/iterate
 done
 
 # pnpm's global config: the store the runtime store volume is mounted at.
-install -d -o 1000 -g 1000 "$home/.config" "$home/.config/pnpm"
+install -d -o 1000 -g 1000 "$home/.config" "$home/.config/pnpm" "$home/.npm"
 printf 'store-dir=%s\n' "$PNPM_STORE_PATH" >"$home/.config/pnpm/rc"
 chown 1000:1000 "$home/.config/pnpm/rc"
 log "user $user (uid 1000), home $home, repo $REPO_PATH, pnpm store $PNPM_STORE_PATH"

@@ -153,7 +153,7 @@ describe("cache settings", () => {
     expect(resolveConfig({ cacheFrom: "none" }, {}).cacheFrom).toEqual([]);
     expect(resolveConfig({}, { SANDBOX_CACHE_FROM: "reg.example.com/s:buildcache" }).cacheFrom).toEqual(["reg.example.com/s:buildcache"]);
     expect(() => resolveConfig({ cacheFrom: "ghcr.io/iterate/sandbox" }, {})).toThrow(InputError);
-    expect(() => resolveConfig({}, { SANDBOX_CACHE_FROM: "Not An Image:main" })).toThrow(/SANDBOX_CACHE_FROM.*Not An Image:main.*image references with a tag or digest/);
+    expect(() => resolveConfig({}, { SANDBOX_CACHE_FROM: "not an image:main" })).toThrow(/SANDBOX_CACHE_FROM.*not an image:main.*image references with a tag or digest/);
     expect(() => resolveConfig({ cacheFrom: "" }, {})).toThrow(/--cache-from/);
   });
 

@@ -7,6 +7,8 @@ export interface LocalImage {
   id: string;
   /** The `org.opencontainers.image.revision` label: the commit it was built from, when labelled. */
   revision: string | undefined;
+  /** The `dev.iterate.sandbox.repo-path` label: where the image keeps the checkout, when labelled. */
+  repoPath: string | undefined;
 }
 
 const inspectSchema = z.array(
@@ -25,7 +27,8 @@ export async function findLocalImage(run: ProgramRunner, dockerBin: string, addr
   }
   const [image] = inspectSchema.parse(JSON.parse(result.stdout));
   if (image === undefined) return undefined;
-  return { id: image.Id, revision: image.Config?.Labels?.["org.opencontainers.image.revision"] };
+  const labels = image.Config?.Labels ?? {};
+  return { id: image.Id, revision: labels["org.opencontainers.image.revision"], repoPath: labels["dev.iterate.sandbox.repo-path"] };
 }
 
 /** How `docker push` is retried: the registry calls' bounded policy (DEFAULT_RETRY), and where each retry is reported. */

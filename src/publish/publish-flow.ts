@@ -48,6 +48,9 @@ export async function publishImage(target: PublishTarget, deps: PublishDeps): Pr
   if (local.revision !== undefined && local.revision !== target.sha) {
     throw new CommandFailedError(`the local image ${address} is labelled as built from ${local.revision}, not ${target.sha}: rebuild it with \`sandbox build\``);
   }
+  // The checks look for the checkout where the build put it (the repo path follows the checkout's
+  // origin), which the image says in its label; the settings' value is for images without one.
+  const repoPath = local.repoPath ?? target.config.repoPath;
   // Wrong credentials fail here, before anything is pushed.
   await client.checkAccess(repository, "push");
 
@@ -61,7 +64,7 @@ export async function publishImage(target: PublishTarget, deps: PublishDeps): Pr
         return (await client.headManifest(repository, commitTag)).digest;
       },
       check: (reference) =>
-        runSmokeChecks(deps.checks, { image: reference, sha: target.sha, repoPath: target.config.repoPath }, { run: deps.run, dockerBin: deps.dockerBin, env: dockerEnv }),
+        runSmokeChecks(deps.checks, { image: reference, sha: target.sha, repoPath }, { run: deps.run, dockerBin: deps.dockerBin, env: dockerEnv }),
       log,
     });
     const { repository: repositoryAddress, digest, reference, tags, checks, promotions } = release;

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sandbox, sandboxAsync, type CliResult } from "../support/cli.js";
 import { makeRepo } from "../support/git-fixture.js";
 import { BASE_IMAGE, CA_BUNDLE, DOCKER, docker, dockerEnv, dockerOk, dockerReady, isolateDockerConfig, withBuildLock } from "./docker.js";
-import { createFixtureRepo, git, HOST_PLATFORM, REPO_PATH, removeTempDirs, tempDir, TEST_IMAGES } from "./fixture.js";
+import { createFixtureRepo, git, HOST_PLATFORM, removeTempDirs, tempDir, TEST_IMAGES } from "./fixture.js";
 
 const ready = dockerReady();
 
@@ -103,7 +103,8 @@ describe.skipIf(!ready)("sandbox build (the compiled CLI, the local engine)", ()
       "org.opencontainers.image.created": "2026-01-01T00:00:00Z",
       "org.opencontainers.image.version": `sha-${sha}`,
       "dev.iterate.sandbox.dirty": "false",
-      "dev.iterate.sandbox.repo-path": REPO_PATH,
+      // The fixture has no origin: the documented rule puts it under src/local/<root package name>.
+      "dev.iterate.sandbox.repo-path": "/home/iterate/src/local/fixture-monorepo",
     });
     expect(await dockerOk(["run", "--rm", localTag, "bash", "-c", 'git rev-parse HEAD; echo "[$(git status --porcelain)]"'])).toBe(`${sha}\n[]\n`);
   }, 20 * 60_000);
