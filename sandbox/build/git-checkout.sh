@@ -42,7 +42,9 @@ fi
 
 # One .git whichever executor assembled git/: no fetch bookkeeping or reflogs of the build machine
 # (FETCH_HEAD from the CLI's shallow fetch; logs/ and refs/dagger.tmp from Dagger's), and git's usual
-# modes (Dagger's directory copy hands over 0777/0666).
+# modes (Dagger's directory copy hands over 0777/0666). Dagger's `git init` also writes
+# core.logAllRefUpdates=true, which is git's default for a repository with a work tree anyway.
+git config --unset-all core.logallrefupdates || true
 rm -rf .git/FETCH_HEAD .git/logs .git/refs/dagger.tmp
 chmod -R go-w .git
 

@@ -131,7 +131,8 @@ describe("load", () => {
   it("puts the image in the Docker engine as :local and :sha-<sha>, and sandbox run starts it", async () => {
     image = `iterate-sandbox-test/${project}`;
     const names = await sandboxFor(repo, filesDir, engineBuildArguments(image)).load(sha, false, "main", CREATED);
-    expect(names).toEqual([`${image}:sha-${sha}`, `${image}:local`]);
+    // The rules give Docker Hub-style names their registry, as the CLI does.
+    expect(names).toEqual([`docker.io/${image}:sha-${sha}`, `docker.io/${image}:local`]);
     const ids = await Promise.all(names.map((name) => dockerOk(["image", "inspect", "--format", "{{.Id}}", name])));
     expect(new Set(ids).size).toBe(1);
 

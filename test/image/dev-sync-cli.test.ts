@@ -121,7 +121,8 @@ describe.skipIf(!ready)("dev sync through the CLI", () => {
     const clients = [
       "curl -sS -o /dev/null -w 'curl %{http_code}\\n' https://registry.npmjs.org/ms 2>&1 || true",
       "node -e 'fetch(\"https://registry.npmjs.org/ms\").then((r) => console.log(\"node\", r.status), (e) => console.log(\"node\", e.cause?.code ?? e.message))'",
-      "npm view ms@2.1.3 version --fetch-retries=1 2>&1 | grep -E '^2\\.1\\.3$|npm error (code|errno)' | head -1 | sed 's/^/npm /'",
+      // A cache of its own: npm answers from a warm cache (the shared ~/.npm volume) when the network fails.
+      "npm view ms@2.1.3 version --cache \"$(mktemp -d)\" --fetch-retries=1 2>&1 | grep -E '^2\\.1\\.3$|npm error (code|errno)' | head -1 | sed 's/^/npm /'",
       "echo \"git: $(GIT_TERMINAL_PROMPT=0 git ls-remote https://registry.npmjs.org/ms 2>&1 | head -1)\"",
     ].join("; ");
     const withCa = await cliOk(["exec", "-s", trusted.container, "--", "bash", "-c", clients]);

@@ -134,7 +134,7 @@ describe.skipIf(!ready)("real monorepo shapes, built with `sandbox build`", () =
       // pnpm's ndjson log names every package it fetched from the registry ("fetched") rather than
       // found in the store; the summary line counts per project and says nothing here.
       const add = await docker(
-        ["run", "--rm", ...withCa, "-v", `${volume}:/home/iterate/.pnpm-store`, built.tag, "bash", "-c", "rx=$(cat /sys/class/net/eth0/statistics/rx_bytes); pnpm add is-windows@1.0.2 --filter @widgets/app --ignore-scripts --prefer-offline --reporter=ndjson 2>/tmp/pnpm.ndjson >/dev/null; code=$?; cat /tmp/pnpm.ndjson; echo \"rx=$(( $(cat /sys/class/net/eth0/statistics/rx_bytes) - rx )) bytes received\"; grep -o '\"is-windows\": *\"[^\"]*\"' packages/app/package.json; exit $code"],
+        ["run", "--rm", ...withCa, "-v", `${volume}:/home/iterate/.pnpm-store`, built.tag, "bash", "-c", "rx=$(cat /sys/class/net/eth0/statistics/rx_bytes); pnpm add tiny-invariant@1.3.3 --filter @widgets/app --ignore-scripts --prefer-offline --reporter=ndjson >/tmp/pnpm.ndjson 2>&1; code=$?; cat /tmp/pnpm.ndjson; echo \"rx=$(( $(cat /sys/class/net/eth0/statistics/rx_bytes) - rx )) bytes received\"; grep -o '\"tiny-invariant\": *\"[^\"]*\"' packages/app/package.json; exit $code"],
         { timeoutMs: 300_000 },
       );
       expect(add.code, add.stdout.slice(-4000) + add.stderr).toBe(0);
@@ -142,10 +142,10 @@ describe.skipIf(!ready)("real monorepo shapes, built with `sandbox build`", () =
       const fetched = events.filter((event) => event.name === "pnpm:progress" && event.status === "fetched").map((event) => event.packageId ?? "");
       const fromStore = events.filter((event) => event.name === "pnpm:progress" && event.status === "found_in_store").length;
       console.log(`[image tests] one-package pnpm add with a new store volume: fetched ${JSON.stringify(fetched)}, ${fromStore} from the store, ${add.stdout.split("\n").find((line) => line.startsWith("rx=")) ?? ""}`);
-      // pnpm names a package by its id (is-windows@1.0.2, or registry/is-windows/1.0.2 in older formats).
+      // pnpm names a package by its id (tiny-invariant@1.3.3, or registry/tiny-invariant/1.3.3 in older formats).
       expect(fetched, add.stdout.slice(-4000)).toHaveLength(1);
-      expect(fetched[0]).toMatch(/is-windows[@/]1\.0\.2/);
-      expect(add.stdout).toMatch(/"is-windows": *"1\.0\.2"/);
+      expect(fetched[0]).toMatch(/tiny-invariant[@/]1\.3\.3/);
+      expect(add.stdout).toMatch(/"tiny-invariant": *"1\.3\.3"/);
     }, 600_000);
   });
 
