@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DEFAULT_RETRY, nextDelay, type RetryPolicy } from "../../dagger/src/registry/index.js";
+import { REPO_PATH_LABEL } from "../../dagger/src/rules/index.js";
 import { CommandFailedError } from "../errors.js";
 import { tail, type ProgramRunner } from "./program.js";
 
@@ -7,7 +8,7 @@ export interface LocalImage {
   id: string;
   /** The `org.opencontainers.image.revision` label: the commit it was built from, when labelled. */
   revision: string | undefined;
-  /** The `dev.iterate.sandbox.repo-path` label: where the image keeps the checkout, when labelled. */
+  /** The REPO_PATH_LABEL label (`dev.iterate.sandbox.repo-path`): where the image keeps the checkout, when labelled. */
   repoPath: string | undefined;
 }
 
@@ -28,7 +29,7 @@ export async function findLocalImage(run: ProgramRunner, dockerBin: string, addr
   const [image] = inspectSchema.parse(JSON.parse(result.stdout));
   if (image === undefined) return undefined;
   const labels = image.Config?.Labels ?? {};
-  return { id: image.Id, revision: labels["org.opencontainers.image.revision"], repoPath: labels["dev.iterate.sandbox.repo-path"] };
+  return { id: image.Id, revision: labels["org.opencontainers.image.revision"], repoPath: labels[REPO_PATH_LABEL] };
 }
 
 /** How `docker push` is retried: the registry calls' bounded policy (DEFAULT_RETRY), and where each retry is reported. */

@@ -44,6 +44,9 @@ export const GIT_METADATA_ONLY: string[] = ["*", "!.git"];
  */
 export const BUILD_ONLY_ARGS: string[] = ["DEBIAN_FRONTEND", "AGENT_CLIS", "COREPACK_INTEGRITY_KEYS", "GIT_REMOTE_URL", "GIT_BRANCH", "LIFECYCLE_SCRIPTS"];
 
+/** The label that says where the image keeps the checkout; publishing reads it back for its checks. */
+export const REPO_PATH_LABEL = "dev.iterate.sandbox.repo-path";
+
 /** The optional BuildKit secret with extra CA certificates (PEM); used during the build, never stored. */
 export const CA_CERTS_SECRET_ID = "extra-ca-certs";
 
@@ -120,7 +123,7 @@ export function buildSpecFor(input: BuildSpecInput): BuildSpec {
     "org.opencontainers.image.description": `Agent sandbox for ${config.sourceUrl || config.repoPath} at ${sha}${input.git.dirty ? " with local changes" : ""}`,
     "org.opencontainers.image.version": tags[0] as string,
     "dev.iterate.sandbox.dirty": String(input.git.dirty),
-    "dev.iterate.sandbox.repo-path": config.repoPath,
+    [REPO_PATH_LABEL]: config.repoPath,
   };
   return {
     dockerfile: DOCKERFILE_PATH,
