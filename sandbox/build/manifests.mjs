@@ -5,9 +5,11 @@
 // Writes three trees under OUT_DIR, each byte-stable while the inputs it is made from are unchanged,
 // so that `COPY --from=manifests` of it is a cache hit when only source files change:
 //   fetch/  all `pnpm fetch` reads: the lockfile, pnpm-workspace.yaml, the root .npmrc and
-//           .pnpmfile.cjs, the patch files patchedDependencies names (in pnpm-workspace.yaml, the
-//           root package.json's `pnpm` field or the lockfile), and the root package.json cut to
-//           `packageManager` and `pnpm` (for npm: package-lock.json and the root .npmrc);
+//           .pnpmfile.cjs (or the pnpmfile its `pnpmfile` setting names), the patch files
+//           patchedDependencies names (in pnpm-workspace.yaml, the root package.json's `pnpm` field
+//           or the lockfile), the local tarballs the lockfile resolves `file:` dependencies to, and
+//           the root package.json cut to `packageManager` and `pnpm` (for npm: package-lock.json,
+//           the root .npmrc and the lockfile's `file:` tarballs);
 //   tree/   every package.json reduced to the fields that affect an install (lifecycle scripts and
 //           everything else dropped), and the other .npmrc and .pnpmfile.cjs files;
 //   meta/   package-manager: the package manager to set up, `pnpm@<version>`, `pnpm`, `npm@<version>` or `npm`.
@@ -62,7 +64,10 @@ const version = declared ? declared.slice(declaredName.length + 1) : "";
 const packageManager = version ? `${kind}@${version}` : kind;
 
 // The trees.
-const fetchFiles = kind === "pnpm" ? ["pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc", ...PNPMFILES, ...patchFiles()] : ["package-lock.json", ".npmrc"];
+const fetchFiles =
+  kind === "pnpm"
+    ? ["pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc", ...PNPMFILES, ...configuredPnpmfile(), ...patchFiles(), ...tarballFiles("pnpm-lock.yaml")]
+    : ["package-lock.json", ".npmrc", ...tarballFiles("package-lock.json")];
 for (const file of fetchFiles) {
   if (existsSync(join(sourceDir, file))) copyInto(join(outDir, "fetch"), file);
 }
@@ -96,14 +101,57 @@ function patchFiles() {
     if (!existsSync(join(sourceDir, file))) continue;
     for (const path of yamlPatchPaths(readFileSync(join(sourceDir, file), "utf8"))) add(path, `${file} patchedDependencies`);
   }
-  const files = [];
-  for (const [path, where] of named) {
-    const rel = relative(sourceDir, join(sourceDir, path));
-    if (rel.startsWith("..") || rel.startsWith("/")) fail(`${where} names ${path}, which is outside the repository`);
-    if (!existsSync(join(sourceDir, rel))) fail(`${where} names ${path}, which is not in the source (is it committed, or ignored by .gitignore?)`);
-    files.push(rel);
+  return [...named].map(([path, where]) => namedFile(path, where));
+}
+
+/**
+ * A file of the source that a setting names, relative to the root: it must stay inside the
+ * repository and exist, or the build fails naming the setting and where it is set.
+ */
+function namedFile(path, where) {
+  const rel = relative(sourceDir, join(sourceDir, path));
+  if (rel.startsWith("..") || rel.startsWith("/")) fail(`${where} names ${path}, which is outside the repository`);
+  if (!existsSync(join(sourceDir, rel))) fail(`${where} names ${path}, which is not in the source (is it committed, or ignored by .gitignore?)`);
+  return rel;
+}
+
+/**
+ * The pnpmfile the `pnpmfile` setting names instead of .pnpmfile.cjs: in the root .npmrc
+ * (`pnpmfile=path`) or pnpm-workspace.yaml (`pnpmfile: path`, pnpm 10). pnpm reads it for every
+ * fetch and install, so it is an input of both.
+ */
+function configuredPnpmfile() {
+  const named = [];
+  if (existsSync(join(sourceDir, ".npmrc"))) {
+    for (const line of readFileSync(join(sourceDir, ".npmrc"), "utf8").split(/\r?\n/)) {
+      const setting = /^\s*pnpmfile\s*=\s*(.*?)\s*$/.exec(line);
+      if (setting && setting[1]) named.push(namedFile(setting[1].replace(/^(['"])(.*)\1$/, "$2"), ".npmrc pnpmfile"));
+    }
   }
-  return files;
+  if (existsSync(join(sourceDir, "pnpm-workspace.yaml"))) {
+    for (const line of readFileSync(join(sourceDir, "pnpm-workspace.yaml"), "utf8").split(/\r?\n/)) {
+      const setting = /^pnpmfile:\s*(.*?)\s*$/.exec(line);
+      if (setting && setting[1]) named.push(namedFile(setting[1].replace(/^(['"])(.*)\1$/, "$2"), "pnpm-workspace.yaml pnpmfile"));
+    }
+  }
+  return named;
+}
+
+/**
+ * The local tarballs the lockfile resolves `file:` dependencies to (`"vendored": "file:vendor/x.tgz"`):
+ * pnpm records them as `tarball: file:<path>` and npm as `"resolved": "file:<path>"`, relative to the
+ * root. The package manager unpacks them while fetching, so they are inputs of the fetch layer.
+ * `file:` directories are links to source that the install step gets with the tree.
+ */
+function tarballFiles(lockfile) {
+  if (!existsSync(join(sourceDir, lockfile))) return [];
+  const text = readFileSync(join(sourceDir, lockfile), "utf8");
+  const pattern = lockfile === "pnpm-lock.yaml" ? /\btarball: file:([^,}\s]+)/g : /"resolved": "file:([^"]+)"/g;
+  const files = new Set();
+  for (const [, path] of text.matchAll(pattern)) {
+    if (/\.(tgz|tar\.gz|tar)$/.test(path)) files.add(namedFile(path, `${lockfile} (a file: dependency)`));
+  }
+  return [...files];
 }
 
 // The values of a top-level `patchedDependencies:` block in YAML: `name@version: path` entries

@@ -134,6 +134,63 @@ describe("dependency layer inputs (manifests.mjs)", () => {
     expect(other).toMatchObject({ fetch: base.fetch, tree: base.tree, meta: base.meta });
   });
 
+  describe("local tarballs (`file:` dependencies) and a pnpmfile named by a setting", () => {
+    // As pnpm 10.28 writes a `file:` tarball dependency into the lockfile.
+    const TARBALL_LOCK =
+      "lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    dependencies:\n      vendored-thing:\n        specifier: file:vendor/vendored-thing-1.0.0.tgz\n        version: file:vendor/vendored-thing-1.0.0.tgz\n\n" +
+      "packages:\n\n  vendored-thing@file:vendor/vendored-thing-1.0.0.tgz:\n    resolution: {integrity: sha512-4G8q, tarball: file:vendor/vendored-thing-1.0.0.tgz}\n    version: 1.0.0\n";
+    const withTarball = () => ({ ...repoFiles(), "pnpm-lock.yaml": TARBALL_LOCK, "vendor/vendored-thing-1.0.0.tgz": "tarball v1", "vendor/unused-0.1.0.tgz": "not in the lockfile" });
+
+    it("a tarball the pnpm lockfile resolves a dependency to is an input of the fetch layer; other tarballs are not", () => {
+      const cutWith = cut(withTarball());
+      expect(cutWith.files.fetch).toContain("vendor/vendored-thing-1.0.0.tgz");
+      expect(cutWith.files.fetch).not.toContain("vendor/unused-0.1.0.tgz");
+      expect(cut({ ...withTarball(), "vendor/vendored-thing-1.0.0.tgz": "tarball v2" }).fetch).not.toBe(cutWith.fetch);
+      expect(cut({ ...withTarball(), "vendor/unused-0.1.0.tgz": "changed" }).fetch).toBe(cutWith.fetch);
+    });
+
+    it("a tarball package-lock.json resolves a dependency to is an input of npm's fetch layer", () => {
+      const npmRepo = {
+        "package.json": json({ name: "npm-shapes", private: true, dependencies: { "vendored-thing": "file:vendor/vendored-thing-1.0.0.tgz" } }),
+        "package-lock.json": json({
+          name: "npm-shapes",
+          lockfileVersion: 3,
+          requires: true,
+          packages: {
+            "": { name: "npm-shapes", dependencies: { "vendored-thing": "file:vendor/vendored-thing-1.0.0.tgz" } },
+            "node_modules/vendored-thing": { version: "1.0.0", resolved: "file:vendor/vendored-thing-1.0.0.tgz", integrity: "sha512-4G8q" },
+          },
+        }),
+        "vendor/vendored-thing-1.0.0.tgz": "tarball v1",
+      };
+      const npmCut = cut(npmRepo);
+      expect(npmCut.files.fetch).toEqual(["package-lock.json", "vendor/vendored-thing-1.0.0.tgz"]);
+      expect(cut({ ...npmRepo, "vendor/vendored-thing-1.0.0.tgz": "tarball v2" }).fetch).not.toBe(npmCut.fetch);
+    });
+
+    it("fails naming the lockfile when a tarball it resolves to is not in the source", () => {
+      const files: Record<string, string> = withTarball();
+      delete files["vendor/vendored-thing-1.0.0.tgz"];
+      expect(failure(files)).toContain("pnpm-lock.yaml (a file: dependency) names vendor/vendored-thing-1.0.0.tgz, which is not in the source");
+    });
+
+    it.each([
+      ["the root .npmrc", ".npmrc", "auto-install-peers=true\npnpmfile=config/pnpm-hooks.cjs\n"],
+      ["pnpm-workspace.yaml", "pnpm-workspace.yaml", 'packages:\n  - "packages/*"\npnpmfile: "config/pnpm-hooks.cjs"\n'],
+    ])("a pnpmfile named by the pnpmfile setting in %s is an input of the fetch layer", (_, settingsFile, settings) => {
+      const files = { ...repoFiles(), [settingsFile]: settings, "config/pnpm-hooks.cjs": "module.exports = { hooks: {} };\n" };
+      const withSetting = cut(files);
+      expect(withSetting.files.fetch).toContain("config/pnpm-hooks.cjs");
+      expect(withSetting.files.tree).not.toContain("config/pnpm-hooks.cjs");
+      expect(cut({ ...files, "config/pnpm-hooks.cjs": "module.exports = { hooks: { readPackage: (p) => p } };\n" }).fetch).not.toBe(withSetting.fetch);
+    });
+
+    it("fails naming the setting when the pnpmfile it names is missing or outside the repository", () => {
+      expect(failure({ ...repoFiles(), ".npmrc": "pnpmfile=config/missing.cjs\n" })).toContain(".npmrc pnpmfile names config/missing.cjs, which is not in the source");
+      expect(failure({ ...repoFiles(), ".npmrc": "pnpmfile=../elsewhere/hooks.cjs\n" })).toContain(".npmrc pnpmfile names ../elsewhere/hooks.cjs, which is outside the repository");
+    });
+  });
+
   it("fails naming the file when a patch patchedDependencies names is missing", () => {
     const files = repoFiles();
     delete files["patches/is-number.patch"];

@@ -12,7 +12,7 @@ import { spawnProgram } from "../../src/publish/program.js";
 import { sandboxAsync } from "../support/cli.js";
 import { BASE_IMAGE, CA_BUNDLE, DOCKER, docker, dockerEnv, dockerOk, dockerReady, isolateDockerConfig, withBuildLock } from "./docker.js";
 import { git, HOST_PLATFORM, removeTempDirs, tempDir, TEST_IMAGES } from "./fixture.js";
-import { npmShapesFiles, PATCH_MARKER, POSTINSTALL_WORDS, shapesFiles, shapesRepo, SHAPES_ORIGIN } from "./shapes-fixture.js";
+import { npmShapesFiles, PATCH_MARKER, POSTINSTALL_WORDS, shapesFiles, shapesRepo, SHAPES_ORIGIN, VENDORED_MARKER } from "./shapes-fixture.js";
 
 const ready = dockerReady();
 const run = `${process.pid}-${randomBytes(3).toString("hex")}`;
@@ -96,6 +96,7 @@ describe.skipIf(!ready)("real monorepo shapes, built with `sandbox build`", () =
         'echo "dot-directory workspace: $(cd .tools/lint && node -p "require(\'kind-of/package.json\').version")"',
         'echo "network postinstall: $(grep -o ' + POSTINSTALL_WORDS + ' .postinstall-cowsay.txt)"',
         'echo "husky hooksPath: $(git config core.hooksPath)"',
+        'echo "file: tarball: $(cd packages/app && node -p "require(\'vendored-thing\')")"',
         'echo "status: [$(git status --porcelain)]"',
       ].join("\n");
       expect((await dockerOk(["run", "--rm", built.tag, "bash", "-c", script])).trim().split("\n")).toEqual([
@@ -110,6 +111,7 @@ describe.skipIf(!ready)("real monorepo shapes, built with `sandbox build`", () =
         "dot-directory workspace: 6.0.3",
         `network postinstall: ${POSTINSTALL_WORDS}`,
         "husky hooksPath: .husky/_",
+        `file: tarball: ${VENDORED_MARKER}`,
         "status: []",
       ]);
     }, 120_000);
@@ -163,8 +165,9 @@ describe.skipIf(!ready)("real monorepo shapes, built with `sandbox build`", () =
       expect(await dockerOk(["run", "--rm", built.tag, "bash", "-c", 'pwd; echo "remotes: [$(git remote)]"'])).toBe(`${repoPath}\nremotes: []\n`);
     }, 300_000);
 
-    it("ran the dependency's postinstall (esbuild's binary in place)", async () => {
-      expect(await dockerOk(["run", "--rm", built.tag, "bash", "-c", "file -bL node_modules/esbuild/bin/esbuild | cut -d, -f1; node -p \"require('@npm-widgets/lib')('42')\""])).toBe("ELF 64-bit LSB executable\ntrue\n");
+    it("ran the dependency's postinstall (esbuild's binary in place) and installed the file: tarball", async () => {
+      const script = "file -bL node_modules/esbuild/bin/esbuild | cut -d, -f1; node -p \"require('@npm-widgets/lib')('42')\"; cd packages/lib && node -p \"require('vendored-thing')\"";
+      expect(await dockerOk(["run", "--rm", built.tag, "bash", "-c", script])).toBe(`ELF 64-bit LSB executable\ntrue\n${VENDORED_MARKER}\n`);
     }, 120_000);
 
     it("carries the npm cache (the lockfile's tarballs only); a new volume is filled from it and a one-package install downloads that package alone", async () => {

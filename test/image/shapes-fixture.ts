@@ -4,9 +4,10 @@
  * - pnpm: default and named catalogs, overrides with an `npm:` alias and a `"-"` removal,
  *   onlyBuiltDependencies with a package whose install script builds its binary (esbuild), negated
  *   workspace globs, a workspace under a dot-directory, a patched dependency, a .pnpmfile.cjs, a root
- *   postinstall that uses the network (`pnpm dlx`), and a husky `prepare`; its origin is another
- *   repository's (github.com/acme/widgets), for the identity defaults;
- * - npm: workspaces with a dependency whose postinstall runs (esbuild).
+ *   postinstall that uses the network (`pnpm dlx`), a husky `prepare`, and a `file:` dependency on
+ *   a tarball in the repository; its origin is another repository's (github.com/acme/widgets), for
+ *   the identity defaults;
+ * - npm: workspaces with a dependency whose postinstall runs (esbuild), and the same `file:` tarball.
  * Each lockfile is resolved once from the npm registry and cached by the inputs' hash.
  */
 import { execFileSync } from "node:child_process";
@@ -21,7 +22,29 @@ export const PATCH_MARKER = "patched-by-the-fixture";
 /** The root postinstall's `pnpm dlx cowsay` says this, into .postinstall-cowsay.txt. */
 export const POSTINSTALL_WORDS = "network-postinstall";
 
+/** What the vendored tarball's code exports: only the tarball has it. */
+export const VENDORED_MARKER = "from-the-vendored-tarball";
+/** Where both fixtures keep the tarball a `file:` dependency names, relative to the root. */
+const VENDORED_TARBALL = "vendor/vendored-thing-1.0.0.tgz";
+
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+/**
+ * Packs VENDORED_TARBALL into root as `npm pack` lays a tarball out (`package/…`), byte-identical on
+ * every run (sorted names, epoch mtimes, numeric root owner, gzip without a name or time), so the
+ * lockfile's integrity and the builds' cache keys stay the same.
+ */
+function packVendoredTarball(root: string): void {
+  const staging = tempDir("vendored");
+  write(join(staging, "package"), {
+    "package.json": json({ name: "vendored-thing", version: "1.0.0", main: "index.js" }),
+    "index.js": `module.exports = "${VENDORED_MARKER}";\n`,
+  });
+  mkdirSync(dirname(join(root, VENDORED_TARBALL)), { recursive: true });
+  const tar = execFileSync("tar", ["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "--mode=go-w", "-C", staging, "-cf", "-", "package"]);
+  writeFileSync(join(root, VENDORED_TARBALL), execFileSync("gzip", ["-n", "-9"], { input: tar }));
+  rmSync(staging, { recursive: true, force: true });
+}
 
 function write(root: string, files: Record<string, string>): void {
   for (const [path, content] of Object.entries(files)) {
@@ -92,7 +115,7 @@ export function shapesFiles(): Record<string, string> {
     "packages/app/package.json": json({
       name: "@widgets/app",
       version: "1.0.0",
-      dependencies: { "is-number": "catalog:", "is-odd": "3.0.1", debug: "4.3.4", esbuild: "0.25.0" },
+      dependencies: { "is-number": "catalog:", "is-odd": "3.0.1", debug: "4.3.4", esbuild: "0.25.0", "vendored-thing": `file:../../${VENDORED_TARBALL}` },
     }),
     "packages/app/index.js": 'module.exports = require("is-number");\n',
     "packages/legacy/package.json": json({ name: "@widgets/legacy", version: "1.0.0", dependencies: { "is-number": "catalog:legacy" } }),
@@ -107,7 +130,12 @@ export function npmShapesFiles(): Record<string, string> {
   return {
     "package.json": json({ name: "npm-widgets", private: true, workspaces: ["packages/*"] }),
     ".gitignore": "node_modules/\n",
-    "packages/lib/package.json": json({ name: "@npm-widgets/lib", version: "1.0.0", main: "index.js", dependencies: { "is-number": "7.0.0", esbuild: "0.25.0" } }),
+    "packages/lib/package.json": json({
+      name: "@npm-widgets/lib",
+      version: "1.0.0",
+      main: "index.js",
+      dependencies: { "is-number": "7.0.0", esbuild: "0.25.0", "vendored-thing": `file:../../${VENDORED_TARBALL}` },
+    }),
     "packages/lib/index.js": 'module.exports = (value) => require("is-number")(value);\n',
   };
 }
@@ -117,6 +145,7 @@ export function shapesRepo(files: Record<string, string>, kind: "pnpm" | "npm", 
   const dir = tempDir(`shapes-${kind}`);
   git(dir, ["init", "--quiet", "--initial-branch=main"]);
   write(dir, files);
+  packVendoredTarball(dir);
   writeResolvedLockfile(dir, kind);
   if (origin) git(dir, ["remote", "add", "origin", origin]);
   commitAll(dir, `${kind} shapes`);
