@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { gitStateSchema, repoIdentity, type GitState, type RepoIdentity } from "../dagger/src/rules/index.js";
+import { gitStateSchema, packageNameOf, repoIdentity, type GitState, type RepoIdentity } from "../dagger/src/rules/index.js";
 
 const run = promisify(execFile);
 
@@ -54,12 +54,7 @@ export async function readGitState(dir: string): Promise<GitState> {
 
 /** Which repository the checkout is (source URL, repo path segments), from its origin and root package.json. */
 export async function checkoutIdentity(git: GitState): Promise<RepoIdentity> {
-  let name: string | null = null;
-  try {
-    const manifest: unknown = JSON.parse(await readFile(join(git.checkout, "package.json"), "utf8"));
-    if (manifest && typeof manifest === "object" && "name" in manifest && typeof manifest.name === "string") name = manifest.name;
-  } catch {
-    // No readable root package.json: the local name is `repo`.
-  }
-  return repoIdentity(git.originUrl ?? null, name);
+  // No readable root package.json: the local name is `repo`.
+  const manifest = await readFile(join(git.checkout, "package.json"), "utf8").catch(() => null);
+  return repoIdentity(git.originUrl ?? null, packageNameOf(manifest));
 }

@@ -8,6 +8,7 @@ import {
   argument,
   check,
   dag,
+  ExistsType,
   func,
   object,
   type Container,
@@ -24,15 +25,19 @@ import {
   commitTag,
   formatImageRef,
   movingTag,
+  packageNameOf,
+  repoIdentity,
   resolveConfig,
   SOURCE_EXCLUDES,
   type BuildSpec,
   type ConfigFlags,
+  type RepoIdentity,
   type SandboxConfig,
   type TagPurpose,
 } from "./rules/index.js";
 import { BUILD_ONLY_ARGS, FILES_EXCLUDES, GIT_METADATA_ONLY } from "./rules/build-spec.js";
 import { exportImage } from "./export-image.js";
+import { originUrlFromGitConfig } from "./rules/git-config.js";
 import { SMOKE_CHECKS } from "./rules/smoke-checks.js";
 import { RegistryClient, verifyTags, type RegistryCredentials } from "./registry/index.js";
 import { registryCredentials } from "./release/credentials.js";
@@ -47,6 +52,14 @@ const UNKNOWN_CREATED = "1970-01-01T00:00:00Z";
 /** Progress for the person watching: the function's stderr shows under its call in Dagger's output. */
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
+}
+
+/** sha, dirty, branch, purpose, created, shortSha, allowDirty. */
+type SpecArguments = [sha: string, dirty: boolean, branch: string, purpose: TagPurpose, created: string, shortSha: boolean, allowDirty: boolean];
+
+/** A regular file's text, or null when the directory has none at that path (engine errors still throw). */
+async function fileOrNull(directory: Directory, path: string): Promise<string | null> {
+  return (await directory.exists(path, { expectedType: ExistsType.RegularType })) ? directory.file(path).contents() : null;
 }
 
 @object()
@@ -71,10 +84,10 @@ export class Sandbox {
   private readonly platform: string;
   private readonly baseImage: string;
   private readonly agentClis: string;
-  private readonly sourceUrl: string;
+  private readonly sourceUrl: string | undefined;
   private readonly corepackIntegrityKeys: string;
   private readonly lifecycleScripts: string;
-  private readonly repoPath: string;
+  private readonly repoPath: string | undefined;
 
   constructor(
     // Only what the image needs: git internals, installed deps and build output stay out of the cache key.
@@ -87,13 +100,15 @@ export class Sandbox {
     platform = "linux/amd64",
     baseImage = "node:24-bookworm-slim",
     agentClis = "@anthropic-ai/claude-code,opencode-ai",
-    sourceUrl = "https://github.com/iterate/iterate",
+    // The repository the image is for (labels, the image's origin remote); "" for none. Default: the
+    // checkout's origin in https form (the CLI's rule, see rules/identity.ts).
+    sourceUrl?: string,
     caCerts?: File,
     corepackIntegrityKeys = "",
     // run or skip the workspace's own lifecycle scripts in the build (the CLI's --lifecycle-scripts).
     lifecycleScripts = "run",
-    // Where the image keeps the checkout; the CLI derives it from the checkout's origin, the module takes it as given.
-    repoPath = "/home/iterate/src/github.com/iterate/iterate",
+    // Where the image keeps the checkout. Default: /home/<user>/src/<host>/<owner>/<repo> from the checkout's origin.
+    repoPath?: string,
   ) {
     this.source = source;
     this.files = files;
@@ -109,20 +124,20 @@ export class Sandbox {
     this.lifecycleScripts = lifecycleScripts;
     this.repoPath = repoPath;
     // Bad arguments fail here, at construction, rather than in the first function called.
-    this.config();
+    this.settings();
   }
 
   /** The tags the rules give for a commit: sha-<sha>[-dirty], and main only for a clean main-branch publish. */
   @func()
   tags(sha: string, dirty = false, branch = "", local = false, shortSha = false, allowDirty = false): string[] {
-    return this.spec(sha, dirty, branch, local ? "local" : "publish", UNKNOWN_CREATED, shortSha, allowDirty).tags;
+    return this.specWith(this.settings(), sha, dirty, branch, local ? "local" : "publish", UNKNOWN_CREATED, shortSha, allowDirty).tags;
   }
 
   /** The sandbox image, built from sandbox/Dockerfile with the shared build spec. Lazy: chain export-image, publish, terminal… */
   @func()
   async build(sha = "", dirty = false, branch = "", created = ""): Promise<Container> {
     const commit = await this.commitOrHead(sha);
-    return this.buildFromSpec(this.spec(commit, dirty, branch, "local", created || UNKNOWN_CREATED, false, true));
+    return this.buildFromSpec(await this.spec(commit, dirty, branch, "local", created || UNKNOWN_CREATED, false, true));
   }
 
   /** Push sha-<sha>, run the smoke checks, then move main last (only if they pass); returns <image>:<tag>@sha256:… per tag. */
@@ -138,13 +153,15 @@ export class Sandbox {
     password?: Secret,
     dryRun = false,
   ): Promise<string[]> {
-    const spec = this.spec(sha, dirty, branch, "publish", created || UNKNOWN_CREATED, shortSha, allowDirty);
-    const config = this.config();
+    // Arguments that break the tag rules fail before the engine is asked anything.
+    this.specWith(this.settings(), sha, dirty, branch, "publish", created || UNKNOWN_CREATED, shortSha, allowDirty);
     const credentials = await registryCredentials(username, password);
     const client = this.registryClient(credentials);
     // Wrong credentials fail here, before anything is built or pushed. A dry run without credentials
     // has nothing to prove to the registry, so `dagger check` needs none.
-    if (!dryRun || credentials) await client.checkAccess(config.image.repository, "push");
+    if (!dryRun || credentials) await client.checkAccess(this.settings().image.repository, "push");
+    const config = await this.config();
+    const spec = this.specWith(config, sha, dirty, branch, "publish", created || UNKNOWN_CREATED, shortSha, allowDirty);
     let container = await this.buildFromSpec(spec);
     if (password) container = container.withRegistryAuth(config.image.registry, username, password);
     // A dry run builds everything the real run would, then stops before the first push.
@@ -179,8 +196,8 @@ export class Sandbox {
     username = "",
     password?: Secret,
   ): Promise<string[]> {
-    const { tags } = this.spec(sha, dirty, branch, "publish", UNKNOWN_CREATED, shortSha, allowDirty);
-    const { image } = this.config();
+    const { tags } = this.specWith(this.settings(), sha, dirty, branch, "publish", UNKNOWN_CREATED, shortSha, allowDirty);
+    const { image } = this.settings();
     const verified = await verifyTags(this.registryClient(await registryCredentials(username, password)), image, tags);
     for (const { tag, digest } of verified.tags) log(`${tag}: ${digest}`);
     return tags.map((tag) => `${formatImageRef({ registry: image.registry, repository: image.repository, tag })}@${verified.digest}`);
@@ -191,7 +208,7 @@ export class Sandbox {
   async promote(sha: string, to = "main", username = "", password?: Secret): Promise<string> {
     commitTag(sha, false);
     const tag = movingTag(to);
-    const { image } = this.config();
+    const { image } = this.settings();
     const promotion = await promoteCommit(this.registryClient(await registryCredentials(username, password)), image, sha, tag);
     log(`${tag}: ${promotion.moved ? `${promotion.previous ?? "(new)"} -> ${promotion.digest}` : `already at ${promotion.digest}`}`);
     return `${formatImageRef({ registry: image.registry, repository: image.repository, tag })}@${promotion.digest}`;
@@ -241,7 +258,7 @@ export class Sandbox {
   @func({ cache: "session" })
   async load(sha = "", dirty = false, branch = "", created = ""): Promise<string[]> {
     const commit = await this.commitOrHead(sha);
-    const spec = this.spec(commit, dirty, branch, "local", created || UNKNOWN_CREATED, false, true);
+    const spec = await this.spec(commit, dirty, branch, "local", created || UNKNOWN_CREATED, false, true);
     const container = await this.buildFromSpec(spec);
     for (const address of spec.addresses) await exportImage(container, address);
     return spec.addresses;
@@ -252,14 +269,30 @@ export class Sandbox {
   @check()
   async publishDryRun(): Promise<void> {
     const sha = await this.commitOrHead("");
-    await this.publish(sha, false, false, this.config().mainBranch, "", false, "", undefined, true);
+    await this.publish(sha, false, false, this.settings().mainBranch, "", false, "", undefined, true);
   }
 
-  /** Arguments are validated by the same rules as the CLI's flags and env vars. */
-  private config(): SandboxConfig {
+  /**
+   * The arguments, validated by the same rules as the CLI's flags and env vars, for what does not
+   * depend on the checkout's identity (image, tags, registry): it asks the engine nothing.
+   */
+  private settings(): SandboxConfig {
     return resolveConfig(this.configFlags(), {});
   }
 
+  /** settings() with the source URL and repo path defaulting to the checkout's own, from its origin, as in the CLI. */
+  private async config(): Promise<SandboxConfig> {
+    const needsIdentity = this.sourceUrl === undefined || this.repoPath === undefined;
+    return resolveConfig(this.configFlags(), {}, needsIdentity ? await this.identity() : undefined);
+  }
+
+  /** The checkout's identity from the files `git config` and the CLI read: .git/config's origin and the root package.json. */
+  private async identity(): Promise<RepoIdentity> {
+    const [gitConfig, manifest] = await Promise.all([fileOrNull(this.gitRepo, ".git/config"), fileOrNull(this.source, "package.json")]);
+    return repoIdentity(gitConfig === null ? null : originUrlFromGitConfig(gitConfig), packageNameOf(manifest));
+  }
+
+  // An argument left out (undefined) takes its default from resolveConfig.
   private configFlags(): ConfigFlags {
     const { image, mainBranch, platform, baseImage, agentClis, sourceUrl, corepackIntegrityKeys, lifecycleScripts, repoPath } = this;
     return { image, mainBranch, platform, baseImage, agentClis, sourceUrl, corepackIntegrityKeys, lifecycleScripts, repoPath };
@@ -267,19 +300,15 @@ export class Sandbox {
 
   /** The image's registry: http on loopback hosts, https everywhere else. */
   private registryClient(credentials: RegistryCredentials | undefined): RegistryClient {
-    return new RegistryClient({ registry: this.config().image.registry, ...(credentials && { credentials }) });
+    return new RegistryClient({ registry: this.settings().image.registry, ...(credentials && { credentials }) });
   }
 
-  private spec(
-    sha: string,
-    dirty: boolean,
-    branch: string,
-    purpose: TagPurpose,
-    created: string,
-    shortSha: boolean,
-    allowDirty: boolean,
-  ): BuildSpec {
-    return buildSpecFor({ git: { sha, dirty, branch: branch || null }, config: this.config(), purpose, created, shortSha, allowDirty });
+  private async spec(...args: SpecArguments): Promise<BuildSpec> {
+    return this.specWith(await this.config(), ...args);
+  }
+
+  private specWith(config: SandboxConfig, ...[sha, dirty, branch, purpose, created, shortSha, allowDirty]: SpecArguments): BuildSpec {
+    return buildSpecFor({ git: { sha, dirty, branch: branch || null }, config, purpose, created, shortSha, allowDirty });
   }
 
   private async commitOrHead(sha: string): Promise<string> {

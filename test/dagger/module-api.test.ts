@@ -65,11 +65,11 @@ describe("introspected API", () => {
       ["platform", "STRING_KIND", "linux/amd64"],
       ["baseImage", "STRING_KIND", "node:24-bookworm-slim"],
       ["agentClis", "STRING_KIND", "@anthropic-ai/claude-code,opencode-ai"],
-      ["sourceUrl", "STRING_KIND", "https://github.com/iterate/iterate"],
+      ["sourceUrl", "STRING_KIND", "optional"],
       ["caCerts", "File", "optional"],
       ["corepackIntegrityKeys", "STRING_KIND", ""],
       ["lifecycleScripts", "STRING_KIND", "run"],
-      ["repoPath", "STRING_KIND", "/home/iterate/src/github.com/iterate/iterate"],
+      ["repoPath", "STRING_KIND", "optional"],
     ]);
   });
 

@@ -32,11 +32,43 @@ async function inSession<T>(fn: () => Promise<T>): Promise<T> {
   return result as T;
 }
 
+/** A checkout's .git/config as `git clone` writes it, with `origin` at `url`. */
+function gitConfigWithOrigin(url: string): string {
+  return `[core]\n\trepositoryformatversion = 0\n\tbare = false\n[remote "origin"]\n\turl = ${url}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[branch "main"]\n\tremote = origin\n\tmerge = refs/heads/main\n`;
+}
+
+/** What the checkout holds that the module reads: its git config and root package.json (none: the file is absent). */
+interface CheckoutFiles {
+  gitConfig?: string;
+  packageJson?: string;
+}
+
+/** iterate's own checkout, cloned from GitHub. */
+const ITERATE_CHECKOUT: CheckoutFiles = { gitConfig: gitConfigWithOrigin("https://github.com/iterate/iterate.git"), packageJson: '{"name":"iterate"}' };
+
 /** A Sandbox given its directories and files as the engine gives them: objects loaded by ID. */
-function sandbox(options: { image?: string; platform?: string; caCerts?: string } = {}): Sandbox {
-  const dir = (name: string) => dag.loadDirectoryFromID(rec.objectId(name) as DirectoryID);
+function sandbox(
+  options: { image?: string; platform?: string; caCerts?: string; checkout?: CheckoutFiles; sourceUrl?: string; repoPath?: string } = {},
+): Sandbox {
+  const { gitConfig, packageJson } = options.checkout ?? ITERATE_CHECKOUT;
+  const dir = (name: string, files: Record<string, string | undefined>) =>
+    dag.loadDirectoryFromID(rec.directoryId(name, Object.fromEntries(Object.entries(files).filter(([, text]) => text !== undefined)) as Record<string, string>) as DirectoryID);
   const caCerts = options.caCerts === undefined ? undefined : dag.loadFileFromID(rec.fileId("ca-certs", options.caCerts) as FileID);
-  return new Sandbox(dir("source"), dir("files"), dir("git"), options.image, undefined, options.platform, undefined, undefined, undefined, caCerts);
+  return new Sandbox(
+    dir("source", { "package.json": packageJson }),
+    dir("files", {}),
+    dir("git", { ".git/config": gitConfig }),
+    options.image,
+    undefined,
+    options.platform,
+    undefined,
+    undefined,
+    options.sourceUrl,
+    caCerts,
+    undefined,
+    undefined,
+    options.repoPath,
+  );
 }
 
 /** The calls of `field` in a chain, as their arguments. */
@@ -51,9 +83,81 @@ describe("build", () => {
     return rec.chainOf(id);
   }
 
-  test("is lazy: nothing is sent until the caller asks for a result", async () => {
+  test("is lazy: until the caller asks for a result it only reads the checkout's identity, and nothing when that is given", async () => {
     await inSession(() => sandbox().build(SHA));
+    expect(rec.requests.map((request) => DaggerRecorder.describe(request.resolved.slice(-1)))).toEqual([
+      'exists({"path":".git/config","expectedType":"REGULAR_TYPE"})',
+      'exists({"path":"package.json","expectedType":"REGULAR_TYPE"})',
+      'contents({})',
+      'contents({})',
+    ]);
+    rec.reset();
+    await inSession(() => sandbox({ sourceUrl: "https://github.com/iterate/iterate", repoPath: "/home/iterate/src/iterate" }).build(SHA));
     expect(rec.bodies).toEqual([]);
+  });
+
+  describe("the repository's identity comes from the checkout's origin, as in the CLI", () => {
+    /** The build args and labels that carry the identity. */
+    async function identityOf(options: Parameters<typeof sandbox>[0]) {
+      const id = await inSession(async () => (await sandbox(options).build(SHA, false, "main", CREATED)).id());
+      const chain = rec.chainOf(id);
+      const buildArgs = (argsOf(chain, "dockerBuild")[0]?.["buildArgs"] ?? []) as { name: string; value: string }[];
+      const labels = argsOf(chain, "withLabel") as { name: string; value: string }[];
+      return {
+        remote: buildArgs.find((arg) => arg.name === "GIT_REMOTE_URL")?.value,
+        repoPath: buildArgs.find((arg) => arg.name === "REPO_PATH")?.value,
+        sourceLabel: labels.find((label) => label.name === "org.opencontainers.image.source")?.value,
+        repoPathLabel: labels.find((label) => label.name === "dev.iterate.sandbox.repo-path")?.value,
+      };
+    }
+
+    test("another repository's https origin: its https URL, and /home/iterate/src/<host>/<owner>/<repo>", async () => {
+      const checkout = { gitConfig: gitConfigWithOrigin("https://github.com/acme/widgets"), packageJson: '{"name":"widgets"}' };
+      expect(await identityOf({ checkout })).toEqual({
+        remote: "https://github.com/acme/widgets",
+        repoPath: "/home/iterate/src/github.com/acme/widgets",
+        sourceLabel: "https://github.com/acme/widgets",
+        repoPathLabel: "/home/iterate/src/github.com/acme/widgets",
+      });
+    });
+
+    test("an scp-like ssh origin with credentials-free https form and a GitLab subgroup", async () => {
+      const checkout = { gitConfig: gitConfigWithOrigin("git@gitlab.example.com:platform/tools/monorepo.git") };
+      expect(await identityOf({ checkout })).toEqual({
+        remote: "https://gitlab.example.com/platform/tools/monorepo",
+        repoPath: "/home/iterate/src/gitlab.example.com/platform/tools/monorepo",
+        sourceLabel: "https://gitlab.example.com/platform/tools/monorepo",
+        repoPathLabel: "/home/iterate/src/gitlab.example.com/platform/tools/monorepo",
+      });
+    });
+
+    test("no origin: no remote and no source label, the repo under local/<root package name>", async () => {
+      const checkout = { gitConfig: "[core]\n\tbare = false\n", packageJson: '{"name":"@acme/widgets-root"}' };
+      expect(await identityOf({ checkout })).toEqual({
+        remote: "",
+        repoPath: "/home/iterate/src/local/widgets-root",
+        sourceLabel: undefined,
+        repoPathLabel: "/home/iterate/src/local/widgets-root",
+      });
+    });
+
+    test("no .git/config and no package.json: local/repo", async () => {
+      expect(await identityOf({ checkout: {} })).toMatchObject({ remote: "", repoPath: "/home/iterate/src/local/repo" });
+    });
+
+    test("the arguments win over the origin, and an empty sourceUrl means none", async () => {
+      const checkout = { gitConfig: gitConfigWithOrigin("https://github.com/acme/widgets") };
+      expect(await identityOf({ checkout, sourceUrl: "", repoPath: "/work/widgets" })).toEqual({
+        remote: "",
+        repoPath: "/work/widgets",
+        sourceLabel: undefined,
+        repoPathLabel: "/work/widgets",
+      });
+      expect(await identityOf({ checkout, sourceUrl: "https://git.example.com/mirror/widgets" })).toMatchObject({
+        remote: "https://git.example.com/mirror/widgets",
+        repoPath: "/home/iterate/src/github.com/acme/widgets",
+      });
+    });
   });
 
   test("runs files/Dockerfile for linux/amd64 with the spec's build args, then sets its labels", async () => {

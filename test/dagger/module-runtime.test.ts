@@ -70,10 +70,8 @@ test("the constructor returns plain JSON state: object IDs and the arguments as 
     platform: "linux/amd64",
     baseImage: "node:24-bookworm-slim",
     agentClis: "@anthropic-ai/claude-code,opencode-ai",
-    sourceUrl: "https://github.com/iterate/iterate",
     corepackIntegrityKeys: "",
     lifecycleScripts: "run",
-    repoPath: "/home/iterate/src/github.com/iterate/iterate",
   });
 });
 

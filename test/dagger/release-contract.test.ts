@@ -77,9 +77,18 @@ async function inSession<T>(fn: () => Promise<T>): Promise<T> {
   return result as T;
 }
 
+/** iterate's checkout as the engine gives it: .git/config with its GitHub origin, and the root package.json. */
+function checkoutDirectory(name: "source" | "files" | "git") {
+  const files: Record<string, Record<string, string>> = {
+    source: { "package.json": '{"name":"iterate"}' },
+    files: {},
+    git: { ".git/config": '[core]\n\tbare = false\n[remote "origin"]\n\turl = https://github.com/iterate/iterate.git\n' },
+  };
+  return dag.loadDirectoryFromID(rec.directoryId(name, files[name] ?? {}) as DirectoryID);
+}
+
 function sandbox(on: RegistryStub = registry, repo = repository): Sandbox {
-  const dir = (name: string) => dag.loadDirectoryFromID(rec.objectId(name) as DirectoryID);
-  return new Sandbox(dir("source"), dir("files"), dir("git"), `${on.address}/${repo}`);
+  return new Sandbox(checkoutDirectory("source"), checkoutDirectory("files"), checkoutDirectory("git"), `${on.address}/${repo}`);
 }
 
 function secret(name: string, text: string) {
@@ -503,7 +512,7 @@ describe("against the real local registry with htpasswd auth (scripts/test-setup
       return `${address}@${digest}`;
     };
     const dir = (name: string) => dag.loadDirectoryFromID(rec.objectId(name) as DirectoryID);
-    const real = () => new Sandbox(dir("source"), dir("files"), dir("git"), image);
+    const real = () => new Sandbox(checkoutDirectory("source"), checkoutDirectory("files"), checkoutDirectory("git"), image);
 
     const wrong = inSession(() => real().publish(SHA, false, false, "main", CREATED, false, TEST_AUTH.username, secret("wrong", "wrong-password")));
     await expect(wrong).rejects.toThrow(RegistryAuthError);

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll } from "vitest";
 import type { Container } from "@dagger.io/dagger";
 import { BASE_IMAGE, dockerOk } from "../image/docker.js";
-import { HOST_PLATFORM, REMOTE_URL, testCaBundle } from "../image/fixture.js";
+import { HOST_PLATFORM, REMOTE_URL, REPO_PATH, testCaBundle } from "../image/fixture.js";
 import { openEngineSession, type EngineSession } from "../support/dagger-engine.js";
 import type { SandboxArguments } from "../support/engine-sandbox.js";
 import { TEST_REGISTRY } from "../support/registry-fixture.js";
@@ -33,6 +33,7 @@ export function engineBuildArguments(image: string): SandboxArguments {
     agentClis: "",
     corepackIntegrityKeys: "0",
     sourceUrl: REMOTE_URL,
+    repoPath: REPO_PATH,
     caCerts: testCaBundle().file,
   };
 }

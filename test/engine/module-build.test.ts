@@ -86,6 +86,23 @@ describe.skipIf(!daggerEngine())("the module's build on the real engine", () => 
     }, 1_200_000);
   });
 
+  describe("identity", () => {
+    it("without sourceUrl and repoPath, a foreign checkout gets its identity from its origin, as the CLI's", async () => {
+      const foreign = createFixtureRepo();
+      git(foreign, ["remote", "add", "origin", "git@github.com:acme/widgets.git"]);
+      const foreignSha = git(foreign, ["rev-parse", "HEAD"]);
+      const { sourceUrl: _sourceUrl, repoPath: _repoPath, ...fromOrigin } = engineBuildArguments(`${TEST_IMAGES}/engine-foreign`);
+      const container = await sandboxFor(foreign, filesDir, fromOrigin).build(foreignSha, false, "main", COMMIT_TIME);
+      const out = await container.withExec(["bash", "-c", "pwd && git remote get-url origin && git rev-parse HEAD && git status --porcelain"]).stdout();
+      expect(out).toBe(`/home/iterate/src/github.com/acme/widgets\nhttps://github.com/acme/widgets\n${foreignSha}\n`);
+      const labels = Object.fromEntries((await Promise.all((await container.labels()).map(async (l) => [await l.name(), await l.value()]))) as [string, string][]);
+      expect(labels).toMatchObject({
+        "org.opencontainers.image.source": "https://github.com/acme/widgets",
+        "dev.iterate.sandbox.repo-path": "/home/iterate/src/github.com/acme/widgets",
+      });
+    }, 1_800_000);
+  });
+
   describe("the same image as sandbox build", () => {
     it("has the same file tree and config as the CLI's image of the same commit; every difference is named", async () => {
       const cli = await buildCheckout({ repo, filesDir, image: `${TEST_IMAGES}/engine-compare`, flags: { baseImage: ENGINE_BASE_IMAGE } });

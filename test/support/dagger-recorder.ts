@@ -73,6 +73,8 @@ export class DaggerRecorder {
   private readonly chainsById = new Map<string, FieldCall[]>();
   /** Objects a test hands over as if the engine had loaded them; the value answers `contents`/`plaintext`. */
   private readonly fixtures = new Map<string, string | undefined>();
+  /** The files of Directory fixtures, by fixture ID then path: they answer `exists(path)` and `file(path).contents`. */
+  private readonly directoryFiles = new Map<string, Record<string, string>>();
   private readonly gates = new Map<string, ConcurrencyGate>();
   private readonly server = createServer((req, res) => void this.handle(req, res));
 
@@ -107,6 +109,13 @@ export class DaggerRecorder {
   /** An ID for a Directory or other object the engine would hand over; pass it to `dag.loadXFromID`. */
   objectId(name: string): string {
     return this.addFixture(name, undefined);
+  }
+
+  /** An ID for a Directory holding `files` (path → text); a plain objectId directory holds none. */
+  directoryId(name: string, files: Record<string, string>): string {
+    const id = this.addFixture(name, undefined);
+    this.directoryFiles.set(id, files);
+    return id;
   }
 
   /** An ID for a File whose `contents` are `text`. */
@@ -243,6 +252,12 @@ export class DaggerRecorder {
       case "commit":
         // `commit(id:).commit` echoes the asked commit; anything else (HEAD) is the configured sha.
         return object.at(-1)?.field === "commit" ? object.at(-1)?.args["id"] : this.headSha;
+      case "exists": {
+        // Only regular files are kept, so asking for another type finds nothing.
+        const files = this.filesOfDirectory(object);
+        const type = leaf.args["expectedType"];
+        return files !== undefined && (type === undefined || type === "REGULAR_TYPE") && String(leaf.args["path"]) in files;
+      }
       case "contents":
       case "plaintext":
         return this.textOf(object);
@@ -251,8 +266,17 @@ export class DaggerRecorder {
     }
   }
 
+  /** The files of the Directory fixture `object` is; undefined when it is not one. */
+  private filesOfDirectory(object: FieldCall[]): Record<string, string> | undefined {
+    const id = object.length === 1 ? object[0]?.args["id"] : undefined;
+    if (typeof id !== "string" || !this.fixtures.has(id)) return undefined;
+    return this.directoryFiles.get(id) ?? {};
+  }
+
   private textOf(object: FieldCall[]): string {
     const root = object[0];
+    const inDirectory = object.length === 2 && object[1]?.field === "file" ? this.filesOfDirectory(object.slice(0, 1))?.[String(object[1].args["path"])] : undefined;
+    if (inDirectory !== undefined) return inDirectory;
     if (object.length === 1 && root?.field === "setSecret") return String(root.args["plaintext"]);
     const id = root?.args["id"];
     const text = object.length === 1 && typeof id === "string" ? this.fixtures.get(id) : undefined;

@@ -26,6 +26,18 @@ export function repoIdentity(originUrl: string | null, rootPackageName: string |
   return { sourceUrl: "", pathSegments: ["local", localName(rootPackageName)] };
 }
 
+/** The `name` of a root package.json's text; null when the text is missing, not JSON or has no string name. */
+export function packageNameOf(packageJsonText: string | null): string | null {
+  if (packageJsonText === null) return null;
+  try {
+    const manifest: unknown = JSON.parse(packageJsonText);
+    if (manifest && typeof manifest === "object" && "name" in manifest && typeof manifest.name === "string") return manifest.name;
+  } catch {
+    // Not JSON: the checkout has no usable root name.
+  }
+  return null;
+}
+
 /** `/home/<user>/src/<segments>`: where the image keeps the checkout. */
 export function repoPathFor(user: string, identity: RepoIdentity): string {
   return `/home/${user}/src/${identity.pathSegments.join("/")}`;
