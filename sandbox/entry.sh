@@ -43,7 +43,7 @@ repo="${REPO_PATH:-}"
 [[ -d "$repo" ]] || die "the repo path $repo does not exist in this image"
 
 # One sync at a time (entry at start and `sandbox-sync` may overlap); readiness is withdrawn until done.
-mkdir -p "$RUN_DIR" 2>/dev/null || die "cannot create $RUN_DIR (it must be writable by $(id -un))"
+[[ -d "$RUN_DIR" ]] || mkdir -p "$RUN_DIR" 2>/dev/null || die "cannot create $RUN_DIR (it must be writable by $(id -un))"
 exec 9>"$RUN_DIR/sync.lock"
 flock 9
 rm -f "$READY_FILE"
@@ -160,8 +160,10 @@ sync_deps() {
 }
 
 mark_ready() {
+  local now
+  printf -v now '%(%Y-%m-%dT%H:%M:%S%z)T' -1 # date -Is without a process: +0000 -> +00:00
   {
-    echo "ready_at=$(date -Is)"
+    echo "ready_at=${now:0:22}:${now:22}"
     echo "synced=$synced"
     echo "head=$(git -C "$repo" rev-parse -q --verify HEAD || echo none)"
     echo "dependencies=$deps"

@@ -18,7 +18,7 @@
 #      core.hooksPath), the host's index when it changed, info/, pseudo-refs, merge/rebase state.
 # What the host owns and what the sandbox owns: sandbox/README.md ("Dev sync: who owns what").
 
-SYNC_DIR="$(dirname "${BASH_SOURCE[0]}")"
+SYNC_DIR="${BASH_SOURCE[0]%/*}"
 HOST_EXCLUDES_FILE="${SANDBOX_HOST_EXCLUDES_FILE:-/host/excludes-file}"
 # Git config keys the sandbox's own install sets (husky's `git config core.hooksPath`): kept across syncs.
 SANDBOX_GIT_CONFIG_KEYS=(core.hooksPath)
@@ -57,6 +57,19 @@ host_git() {
   GIT_DIR="$staging" git -c safe.directory='*' -c core.fsmonitor=false "$@"
 }
 
+# One line per file of the host's git metadata that staging copies (and a few it skips, which only
+# costs a needless staging): path, type, mode, size, mtime in nanoseconds, link target; for a
+# directory path, type and mode (its entries are listed, so its mtime adds nothing). The same
+# listing as the last complete sync's means the staging copy (.git/sandbox/host-git) is that metadata
+# already. One `find`: far cheaper than the staging rsync, which reads both trees in three processes.
+# Fails (and staging runs) when a directory of it cannot be listed.
+metadata_fingerprint() {
+  local dirs=("$commondir") prune=(-path "$commondir/objects" -o -path "$commondir/logs" -o -path "$commondir/hooks"
+    -o -path "$commondir/worktrees" -o -path "$commondir/sandbox")
+  if [[ "$worktree" == yes ]]; then dirs+=("$gitdir"); prune+=(-o -path "$gitdir/logs"); fi
+  find "${dirs[@]}" \( "${prune[@]}" \) -prune -o -name '*.lock' -o -type d -printf '%p %y%m\n' -o -printf '%p %y%m %s %T@ %l\n' 2>/dev/null
+}
+
 stage_host_git() {
   local excludes=(--exclude='*.lock' --exclude='tmp_*' --exclude=/objects --exclude=/logs/ --exclude=/hooks/
     --exclude=/worktrees/ --exclude=/commondir --exclude=/gitdir --exclude=/locked --exclude=/sandbox/)
@@ -89,8 +102,10 @@ sync_worktree() {
   counts="$( (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" ls-files -z --cached --others --exclude-standard) \
     | perl "$SYNC_DIR/worktree-plan.pl" "$HOST_CHECKOUT" "$repo" - "$owned" "$next" "$copy" "$save_dir" "$changes")" \
     || die "listing the host checkout with git, or planning the sync, failed (above): is $HOST_GITDIR the git dir of $HOST_CHECKOUT?"
-  local new changed deleted saved unreadable kept
-  eval "$(printf '%s\n' "$counts" | grep -E '^[a-z]+=[0-9]+$')"
+  local new=0 changed=0 deleted=0 saved=0 unreadable=0 kept=0 line
+  while IFS= read -r line; do
+    case "$line" in new=* | changed=* | deleted=* | saved=* | unreadable=* | kept=*) [[ "${line#*=}" =~ ^[0-9]+$ ]] && printf -v "${line%%=*}" '%s' "${line#*=}" ;; esac
+  done <<<"$counts"
   if [[ -s "$copy" ]]; then
     rsync -lpt --files-from="$copy" --from0 --ignore-missing-args "$HOST_CHECKOUT/" "$repo/" 2>"$state/rsync.err" || rc=$?
     case "$rc" in
@@ -188,6 +203,32 @@ sync_git_files() {
   if ((worktree_touched > 0)); then git -C "$repo" update-index -q --refresh >/dev/null 2>&1 || true; fi
 }
 
+# The index's stat data of the files this sync copied, as `git update-index --refresh` would make it
+# (content is never staged), without that command's lstat of every tracked file: for a few files,
+# `git add --refresh` on those the index tracks; for many, the whole index.
+refresh_copied() {
+  local copy="$state/copy-list" size
+  [[ -s "$copy" ]] || return 0
+  size="$(stat -c %s "$copy")"
+  if ((size > 65536)); then
+    git -C "$repo" update-index -q --refresh >/dev/null 2>&1 || true
+    return 0
+  fi
+  xargs -0 -r git -C "$repo" --literal-pathspecs ls-files -z --cached -- <"$copy" 2>/dev/null \
+    | git -C "$repo" --literal-pathspecs add --refresh --pathspec-from-file=- --pathspec-file-nul >/dev/null 2>&1 || true
+}
+
+# Sets fingerprint_same=yes when the listing is the last complete sync's and that sync's staging copy is there.
+take_fingerprint() {
+  metadata_fingerprint >"$fingerprint.next" || { rm -f "$fingerprint.next"; return 0; }
+  if [[ -f "$state/metadata-synced" && -f "$staging/HEAD" ]] && cmp -s "$fingerprint.next" "$fingerprint"; then fingerprint_same=yes; fi
+}
+
+# After a complete sync: the listing taken before it is the one the next sync compares with.
+keep_fingerprint() {
+  if [[ "$fingerprint_same" != yes && -f "$fingerprint.next" ]]; then mv -f "$fingerprint.next" "$fingerprint"; fi
+}
+
 # The whole dev sync; sets `synced`.
 dev_sync() {
   if [[ ! -d "$HOST_CHECKOUT" ]]; then
@@ -213,29 +254,36 @@ dev_sync() {
   [[ -d "$commondir/objects" ]] || die "$commondir does not look like a git dir (no objects/)"
   state="$repo/.git/sandbox"
   staging="$state/host-git"
-  mkdir -p "$staging" || die "cannot create $staging"
+  [[ -d "$staging" ]] || mkdir -p "$staging" || die "cannot create $staging"
   worktree_touched=0
 
   metadata_changes="$state/metadata-changes"
   : >"$metadata_changes"
   export TZ=UTC
 
-  profile_step stage-host-git stage_host_git
+  # The host's git metadata is staged only when its listing differs from the last complete sync's.
+  # The listing is taken before staging: a host change while staging runs makes the next one differ.
+  local fingerprint="$state/host-git.fingerprint"
+  fingerprint_same=no
+  profile_step fingerprint take_fingerprint
+  if [[ "$fingerprint_same" != yes ]]; then profile_step stage-host-git stage_host_git; fi
   profile_step worktree sync_worktree
   # The host's git metadata (HEAD, refs, index, config...) did not change since the last complete
   # sync: nothing to apply (new objects only come with a ref or index change).
   if [[ ! -s "$metadata_changes" && -f "$state/synced-refs" && -f "$state/metadata-synced" ]]; then
-    if ((worktree_touched > 0)); then git -C "$repo" update-index -q --refresh >/dev/null 2>&1 || true; fi
+    if ((worktree_touched > 0)); then profile_step refresh refresh_copied; fi
     log "git metadata: unchanged on the host since the last sync"
+    keep_fingerprint
     synced=yes
     return 0
   fi
-  rm -f "$state/metadata-synced"
+  rm -f "$state/metadata-synced" "$fingerprint"
   profile_step objects sync_objects
   profile_step refs sync_refs
   profile_step git-files sync_git_files
   git -C "$repo" rev-parse --verify -q HEAD >/dev/null || die "after the git sync, HEAD in $repo does not resolve to a commit"
   : >"$state/metadata-synced"
+  keep_fingerprint
   log "git metadata from the host ($([[ "$worktree" == yes ]] && echo "worktree, flattened into a normal repository" || echo "normal checkout")): HEAD $(git -C "$repo" rev-parse HEAD) on $(git -C "$repo" symbolic-ref --short -q HEAD || echo "detached HEAD")"
   synced=yes
 }
