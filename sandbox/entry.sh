@@ -3,6 +3,7 @@
 #
 #   entry.sh [COMMAND [ARG...]]   sync, then exec COMMAND, or the process table when none is given
 #   entry.sh --sync-only          sync only (also `sandbox-sync`), e.g. in a running container
+#   entry.sh --sync-only --serve  a sync per `sync` line on stdin, until it ends (`sandbox sync --watch`)
 #
 # In order, each step saying what it did:
 #   0. extra CA certificates, when `sandbox run --ca-certs` mounted some (see setup_ca_certs);
@@ -34,6 +35,21 @@ mode=run
 if [[ "${1:-}" == --sync-only ]]; then
   mode=sync
   shift
+fi
+
+# --sync-only --serve (`sandbox sync --watch`): one sync per `sync` line on stdin, each a new
+# `entry.sh --sync-only` (the same code, the same lock), its log and marker on stdout, then
+# `[sync-serve] exit CODE`; it ends with stdin. The host's watch keeps this one exec open instead of
+# starting one per sync. `[sync-serve] ready` first says this image has it (an older one just syncs).
+if [[ "$mode" == sync && "${1:-}" == --serve ]]; then
+  printf '[sync-serve] ready\n'
+  while IFS= read -r request; do
+    if [[ "$request" != sync ]]; then printf '[sync-serve] unknown request (expected "sync")\n'; continue; fi
+    status=0
+    bash "${BASH_SOURCE[0]}" --sync-only </dev/null 2>&1 || status=$?
+    printf '[sync-serve] exit %s\n' "$status"
+  done
+  exit 0
 fi
 
 # The repo path: every delete below happens inside it, so refuse anything that is not a real subdirectory.
