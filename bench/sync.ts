@@ -22,7 +22,6 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CLI = join(ROOT, "bin/sandbox.js");
 /** The last commit before the sync-speed work (issue 11's targets): its entry point and sync/ are "today's sync". */
 export const BEFORE_COMMIT = "9cf2254";
-const REPO_PATH = "/home/iterate/src/github.com/iterate/iterate";
 /** What `sandbox sync` does around the sync itself: start node, load the light engine client, list, exec. */
 const LITE_EXEC_TRUE = `
 const { liteEngine } = await import(${JSON.stringify(join(ROOT, "dist/src/sandboxes/engine-lite.js"))});
@@ -165,7 +164,8 @@ async function watchLatency(name: string, edited: string, path: string, runs: nu
 }
 
 async function expectSynced(name: string, edited: string, path: string): Promise<void> {
-  const { stdout } = await docker(["exec", name, "cat", `${REPO_PATH}/${path}`]);
+  // The image's repo path (its REPO_PATH), which the build derives from the checkout's origin.
+  const { stdout } = await docker(["exec", name, "bash", "-c", 'cat -- "$REPO_PATH/$1"', "bash", path]);
   if (stdout !== readFileSync(edited, "utf8")) throw new Error(`after the sync, ${path} in ${name} is not the host's ${edited}`);
 }
 
