@@ -175,15 +175,24 @@ sync_deps() {
   deps=installed
 }
 
+# HEAD's commit: read from .git when HEAD is a sha or a loose ref (no process), else git's answer.
+head_commit() {
+  local head="" sha=""
+  IFS= read -r head <"$repo/.git/HEAD" 2>/dev/null || true
+  if [[ "$head" =~ ^[0-9a-f]{40}([0-9a-f]{24})?$ ]]; then sha="$head"
+  elif [[ "$head" =~ ^ref:\ (refs/[^[:space:]]+)$ && -f "$repo/.git/${BASH_REMATCH[1]}" ]]; then
+    IFS= read -r sha <"$repo/.git/${BASH_REMATCH[1]}" 2>/dev/null || true
+  fi
+  if [[ "$sha" =~ ^[0-9a-f]{40}([0-9a-f]{24})?$ ]]; then echo "$sha"; else git -C "$repo" rev-parse -q --verify HEAD || echo none; fi
+}
+
+ready_text=""
 mark_ready() {
-  local now
+  local now head
   printf -v now '%(%Y-%m-%dT%H:%M:%S%z)T' -1 # date -Is without a process: +0000 -> +00:00
-  {
-    echo "ready_at=${now:0:22}:${now:22}"
-    echo "synced=$synced"
-    echo "head=$(git -C "$repo" rev-parse -q --verify HEAD || echo none)"
-    echo "dependencies=$deps"
-  } >"$READY_FILE.tmp"
+  head="$(head_commit)"
+  printf -v ready_text 'ready_at=%s\nsynced=%s\nhead=%s\ndependencies=%s\n' "${now:0:22}:${now:22}" "$synced" "$head" "$deps"
+  printf '%s' "$ready_text" >"$READY_FILE.tmp"
   mv -f "$READY_FILE.tmp" "$READY_FILE"
   log "ready: $READY_FILE"
 }
@@ -206,7 +215,7 @@ if [[ "$mode" == sync ]]; then
   mark_ready
   log "sync done"
   # The marker on stdout: `sandbox sync` reads it from this one exec.
-  cat "$READY_FILE"
+  printf '%s' "$ready_text"
   exit 0
 fi
 

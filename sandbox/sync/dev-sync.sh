@@ -102,9 +102,9 @@ sync_worktree() {
   counts="$( (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" ls-files -z --cached --others --exclude-standard) \
     | perl "$SYNC_DIR/worktree-plan.pl" "$HOST_CHECKOUT" "$repo" - "$owned" "$next" "$copy" "$save_dir" "$changes")" \
     || die "listing the host checkout with git, or planning the sync, failed (above): is $HOST_GITDIR the git dir of $HOST_CHECKOUT?"
-  local new=0 changed=0 deleted=0 saved=0 unreadable=0 kept=0 line
+  local new=0 changed=0 deleted=0 saved=0 unreadable=0 kept=0 unchanged=0 line
   while IFS= read -r line; do
-    case "$line" in new=* | changed=* | deleted=* | saved=* | unreadable=* | kept=*) [[ "${line#*=}" =~ ^[0-9]+$ ]] && printf -v "${line%%=*}" '%s' "${line#*=}" ;; esac
+    case "$line" in new=* | changed=* | deleted=* | saved=* | unreadable=* | kept=* | unchanged=*) [[ "${line#*=}" =~ ^[0-9]+$ ]] && printf -v "${line%%=*}" '%s' "${line#*=}" ;; esac
   done <<<"$counts"
   if [[ -s "$copy" ]]; then
     rsync -lpt --files-from="$copy" --from0 --ignore-missing-args "$HOST_CHECKOUT/" "$repo/" 2>"$state/rsync.err" || rc=$?
@@ -114,7 +114,8 @@ sync_worktree() {
       *) cat "$state/rsync.err" >&2; die "rsync $HOST_CHECKOUT -> $repo failed with exit code $rc (above)" ;;
     esac
   fi
-  mv -f "$next" "$owned"
+  # unchanged=1: the planner found the last sync's records again and did not write NEXT.
+  if ((unchanged == 0)); then mv -f "$next" "$owned"; fi
   worktree_touched=$((new + changed + deleted))
   if [[ "${SANDBOX_SYNC_VERBOSE:-}" == 1 ]]; then sed 's/^/[entry]   /' "$changes" >&2; fi
   sync_summary="synced $HOST_CHECKOUT -> $repo: $new new, $changed changed, $deleted deleted file(s) (git's list of the host's files; ignored and sandbox-only files kept)"
@@ -219,14 +220,18 @@ refresh_copied() {
 }
 
 # Sets fingerprint_same=yes when the listing is the last complete sync's and that sync's staging copy is there.
+# (Compared in bash, not with cmp: every process started costs several milliseconds here.)
 take_fingerprint() {
-  metadata_fingerprint >"$fingerprint.next" || { rm -f "$fingerprint.next"; return 0; }
-  if [[ -f "$state/metadata-synced" && -f "$staging/HEAD" ]] && cmp -s "$fingerprint.next" "$fingerprint"; then fingerprint_same=yes; fi
+  local last=""
+  fingerprint_now="$(metadata_fingerprint)" || { fingerprint_now=""; return 0; }
+  [[ -f "$state/metadata-synced" && -f "$staging/HEAD" && -f "$fingerprint" ]] || return 0
+  IFS= read -r -d '' last <"$fingerprint" || true
+  if [[ "$fingerprint_now" == "$last" ]]; then fingerprint_same=yes; fi
 }
 
 # After a complete sync: the listing taken before it is the one the next sync compares with.
 keep_fingerprint() {
-  if [[ "$fingerprint_same" != yes && -f "$fingerprint.next" ]]; then mv -f "$fingerprint.next" "$fingerprint"; fi
+  if [[ "$fingerprint_same" != yes && -n "$fingerprint_now" ]]; then printf '%s' "$fingerprint_now" >"$fingerprint"; fi
 }
 
 # The whole dev sync; sets `synced`.
@@ -264,7 +269,7 @@ dev_sync() {
   # The host's git metadata is staged only when its listing differs from the last complete sync's.
   # The listing is taken before staging: a host change while staging runs makes the next one differ.
   local fingerprint="$state/host-git.fingerprint"
-  fingerprint_same=no
+  fingerprint_same=no fingerprint_now=""
   profile_step fingerprint take_fingerprint
   if [[ "$fingerprint_same" != yes ]]; then profile_step stage-host-git stage_host_git; fi
   profile_step worktree sync_worktree

@@ -9,7 +9,8 @@
 #             and each one's type, size, mtime and mode then (`?` when unknown: the first sync, when
 #             the image's tracked files are the baseline, written by the caller)
 # Writes NEXT (the same records for now), COPY_LIST (NUL-separated paths rsync must copy) and CHANGES
-# (one `new|changed|deleted|saved|kept|unreadable PATH` line each), and prints `key=value` counts.
+# (one `new|changed|deleted|saved|kept|unreadable PATH` line each), and prints `key=value` counts;
+# when nothing changed, also `unchanged=1`, and NEXT is not written (PREVIOUS is still right).
 #
 # A file the host did not change since the last sync is not looked at in the sandbox (one lstat per
 # file, on the host side only): that is what makes a no-change sync cheap. When every path and
@@ -101,13 +102,14 @@ while (my $path = <$list_in>) {
   $current .= "$path\0" . (($h[2] & 0170000) >> 12) . ":$h[7]:$h[9]:" . ($h[2] & 0777) . "\0";
 }
 if (!$unreadable_seen && $current eq $previous_text) {
-  print $next_out $current;
   close $next_out;
+  unlink $next;                                   # PREVIOUS stays as it is
   close $copy_out;
   close $log;
   $\ = "\n";
   local $/ = "\n";
   print "$_=$count{$_}" for sort keys %count;
+  print "unchanged=1";
   exit 0;
 }
 
