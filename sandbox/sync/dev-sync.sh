@@ -5,7 +5,8 @@
 # HOST_COMMONDIR) goes into the repo path by git's own view of it. In order:
 #   1. stage: the host's git metadata (all but objects, logs and hooks) is copied into
 #      .git/sandbox/host-git, as root when the sandbox user cannot read some of it (a partial clone's
-#      0600 .promisor files of another uid), owned by the sandbox user;
+#      0600 .promisor files of another uid), owned by the sandbox user; skipped, and steps 3 to 5
+#      with it, when one `find` listing of it equals the last complete sync's (metadata_fingerprint);
 #   2. working tree: `git ls-files -z --cached --others --exclude-standard` on the host checkout (with
 #      the host's index, info/exclude and the host's core.excludesFile, mounted at HOST_EXCLUDES_FILE)
 #      lists what the host has; worktree-plan.pl compares it with the repo path and the last sync,
@@ -16,6 +17,8 @@
 #      refs/sandbox/saved/<time>/…; branches only the sandbox has stay; HEAD is the host's;
 #   5. the rest of .git: the host's config (keeping the sandbox's install-made keys, e.g.
 #      core.hooksPath), the host's index when it changed, info/, pseudo-refs, merge/rebase state.
+# Steps 3 to 5 run only when staging copied a change; otherwise only the index entries of the files
+# step 2 copied are refreshed.
 # What the host owns and what the sandbox owns: sandbox/README.md ("Dev sync: who owns what").
 
 SYNC_DIR="${BASH_SOURCE[0]%/*}"
