@@ -5,12 +5,13 @@
  * the first sync of each is a first sync):
  * - ours: `sandbox sync -s <c>` timed end to end from the CLI (node start, the engine API, the exec,
  *   the sync in the container);
- * - today's: the entry point as it was before issue 11 (`git show LEGACY_COMMIT:sandbox/entry.sh`,
- *   mounted read-only), `docker exec <c> bash legacy-entry.sh --sync-only`, as BENCHMARKS.md timed it;
+ * - today's: the entry point and sync scripts of BEFORE_COMMIT (`git show`, mounted read-only over
+ *   the image's), timed the same way: `sandbox sync -s <c>` end to end, and `--watch` (which finds no
+ *   sync session there and execs per sync, as it did then);
  * - `cp -a` of the same tree (.git included) inside the same container, into a new directory.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { onCleanup } from "./cleanup.js";
@@ -19,10 +20,8 @@ import { timed } from "./stats.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CLI = join(ROOT, "bin/sandbox.js");
-/** The last commit before issue 11 changed the dev sync: its entry point is "today's sync". */
-const LEGACY_COMMIT = "72d2ab5";
-const LEGACY_MOUNT = "/opt/bench/legacy-entry.sh";
-const REPO_PATH = "/home/iterate/src/github.com/iterate/iterate";
+/** The last commit before the sync-speed work (issue 11's targets): its entry point and sync/ are "today's sync". */
+export const BEFORE_COMMIT = "9cf2254";
 /** What `sandbox sync` does around the sync itself: start node, load the light engine client, list, exec. */
 const LITE_EXEC_TRUE = `
 const { liteEngine } = await import(${JSON.stringify(join(ROOT, "dist/src/sandboxes/engine-lite.js"))});
@@ -44,6 +43,8 @@ export interface SyncResults {
   legacyFirst: number[];
   legacyNoChange: number[];
   legacyOneFile: number[];
+  /** `sandbox sync --watch` on today's sync. */
+  legacyWatch: number[];
   copy: number[];
   /** What each said it did (its "synced …" line), per kind, for the record. */
   said: { first: string; noChange: string; oneFile: string; legacyNoChange: string };
@@ -51,18 +52,26 @@ export interface SyncResults {
   watch: number[];
   /** Seconds per step of our no-change sync, from the entry point's SANDBOX_SYNC_PROFILE lines. */
   breakdown: Record<string, number[]>;
+  /** The same for a one-file change. */
+  breakdownOneFile: Record<string, number[]>;
 }
 
 let containers = 0;
 
-/** The old entry point, written next to the sync checkout (the repo's history holds it). */
-function legacyEntry(repo: string): string {
-  const file = join(dirname(repo), "legacy-entry.sh");
-  writeFileSync(file, execFileSync("git", ["show", `${LEGACY_COMMIT}:sandbox/entry.sh`], { cwd: ROOT, encoding: "utf8" }), { mode: 0o755 });
-  return file;
+/** Today's entry point and sync scripts, written next to the sync checkout (the repo's history holds them). */
+function beforeFiles(repo: string): { entry: string; sync: string } {
+  const dir = join(dirname(repo), `before-${BEFORE_COMMIT}`);
+  const show = (path: string) => execFileSync("git", ["show", `${BEFORE_COMMIT}:${path}`], { cwd: ROOT, encoding: "utf8" });
+  mkdirSync(join(dir, "sync"), { recursive: true });
+  writeFileSync(join(dir, "entry.sh"), show("sandbox/entry.sh"), { mode: 0o755 });
+  for (const name of ["dev-sync.sh", "worktree-plan.pl", "refs-plan.pl"]) writeFileSync(join(dir, "sync", name), show(`sandbox/sync/${name}`), { mode: 0o755 });
+  chmodSync(dir, 0o755);
+  chmodSync(join(dir, "sync"), 0o755);
+  return { entry: join(dir, "entry.sh"), sync: join(dir, "sync") };
 }
 
 async function startContainer(image: string, repo: string, runId: string, kind: "ours" | "legacy"): Promise<string> {
+  const before = beforeFiles(repo);
   const name = `iterate-sandbox-bench-${runId}-sync-${kind}-${++containers}`;
   onCleanup(`container ${name}`, async () => void (await tryDocker(["rm", "--force", name])));
   await docker([
@@ -71,7 +80,7 @@ async function startContainer(image: string, repo: string, runId: string, kind: 
     "--label", "dev.iterate.sandbox.managed-by=iterate-sandbox-cli", "--label", `dev.iterate.sandbox.project=bench-${runId}`,
     "--label", `dev.iterate.sandbox.name=sync-${kind}-${containers}`, "--label", `dev.iterate.sandbox.checkout=${repo}`,
     "--volume", `${repo}:/host/repo-checkout:ro`, "--volume", `${join(repo, ".git")}:/host/gitdir:ro`,
-    "--volume", `${legacyEntry(repo)}:${LEGACY_MOUNT}:ro`,
+    ...(kind === "legacy" ? ["--volume", `${before.entry}:/opt/iterate-sandbox/entry.sh:ro`, "--volume", `${before.sync}:/opt/iterate-sandbox/sync:ro`] : []),
     "--entrypoint", "tini", image, "--", "sleep", "infinity",
   ]);
   return name;
@@ -83,15 +92,11 @@ function syncedLine(text: string): string {
   return match ? (match[1] as string) : "no 'synced' line";
 }
 
-async function oursSync(name: string): Promise<{ seconds: number; said: string }> {
+async function cliSync(name: string): Promise<{ seconds: number; said: string }> {
   const { seconds, value } = await timed(() => run(process.execPath, [CLI, "sync", "-s", name]));
   return { seconds, said: syncedLine(value.stdout) };
 }
 
-async function legacySync(name: string): Promise<{ seconds: number; said: string }> {
-  const { seconds, value } = await timed(() => docker(["exec", name, "bash", LEGACY_MOUNT, "--sync-only"]));
-  return { seconds, said: syncedLine(value.stderr) };
-}
 
 /** `cp -a` of the mounted checkout into a new directory of the container (timed), then its removal (not timed). */
 async function copyTree(name: string, index: number): Promise<number> {
@@ -107,9 +112,13 @@ async function flush(name: string): Promise<void> {
   await docker(["exec", name, "sync"]);
 }
 
-async function breakdown(name: string, runs: number): Promise<Record<string, number[]>> {
+async function breakdown(name: string, runs: number, edit?: () => void): Promise<Record<string, number[]>> {
   const steps: Record<string, number[]> = {};
+  // First, a sync that is not timed: the host may have changed since this container's last sync
+  // (the other container's --watch runs edit the same checkout).
+  await docker(["exec", name, "sandbox-sync"]);
   for (let i = 0; i < runs; i++) {
+    edit?.();
     const { seconds, value } = await timed(() => docker(["exec", "-e", "SANDBOX_SYNC_PROFILE=1", name, "sandbox-sync"]));
     (steps["`docker exec <c> sandbox-sync`, whole"] ??= []).push(seconds);
     for (const match of value.stderr.matchAll(/\[entry\] profile (\S+) (\d+\.\d+)/g)) (steps[match[1] as string] ??= []).push(Number(match[2]));
@@ -158,7 +167,8 @@ async function watchLatency(name: string, edited: string, path: string, runs: nu
 }
 
 async function expectSynced(name: string, edited: string, path: string): Promise<void> {
-  const { stdout } = await docker(["exec", name, "cat", `${REPO_PATH}/${path}`]);
+  // The image's repo path (its REPO_PATH), which the build derives from the checkout's origin.
+  const { stdout } = await docker(["exec", name, "bash", "-c", 'cat -- "$REPO_PATH/$1"', "bash", path]);
   if (stdout !== readFileSync(edited, "utf8")) throw new Error(`after the sync, ${path} in ${name} is not the host's ${edited}`);
 }
 
@@ -170,8 +180,8 @@ async function expectSynced(name: string, edited: string, path: string): Promise
 export async function benchSync(options: { image: string; repo: string; runs: number; firstRuns: number; runId: string; editedFile: string }): Promise<SyncResults> {
   const { image, repo, runs, runId } = options;
   const results: SyncResults = {
-    exec: [], cliExec: [], watch: [], first: [], noChange: [], oneFile: [], legacyFirst: [], legacyNoChange: [], legacyOneFile: [], copy: [],
-    said: { first: "", noChange: "", oneFile: "", legacyNoChange: "" }, breakdown: {},
+    exec: [], cliExec: [], watch: [], legacyWatch: [], first: [], noChange: [], oneFile: [], legacyFirst: [], legacyNoChange: [], legacyOneFile: [], copy: [],
+    said: { first: "", noChange: "", oneFile: "", legacyNoChange: "" }, breakdown: {}, breakdownOneFile: {},
   };
   let copies = 0;
 
@@ -184,11 +194,11 @@ export async function benchSync(options: { image: string; repo: string; runs: nu
     legacy = await startContainer(image, repo, runId, "legacy");
     if (i % 2 === 1) results.copy.push(await copyTree(ours, copies++));
     await flush(ours);
-    const first = await oursSync(ours);
+    const first = await cliSync(ours);
     results.first.push(first.seconds);
     results.said.first = first.said;
     await flush(legacy);
-    results.legacyFirst.push((await legacySync(legacy)).seconds);
+    results.legacyFirst.push((await cliSync(legacy)).seconds);
     if (i % 2 === 0) results.copy.push(await copyTree(ours, copies++));
   }
 
@@ -199,10 +209,10 @@ export async function benchSync(options: { image: string; repo: string; runs: nu
 
   for (let i = 0; i < runs; i++) {
     await flush(ours);
-    const noChange = await oursSync(ours);
+    const noChange = await cliSync(ours);
     results.noChange.push(noChange.seconds);
     results.said.noChange = noChange.said;
-    const legacyNoChange = await legacySync(legacy);
+    const legacyNoChange = await cliSync(legacy);
     results.legacyNoChange.push(legacyNoChange.seconds);
     results.said.legacyNoChange = legacyNoChange.said;
     results.copy.push(await copyTree(ours, copies++));
@@ -212,16 +222,19 @@ export async function benchSync(options: { image: string; repo: string; runs: nu
   for (let i = 0; i < runs; i++) {
     appendFileSync(edited, `export const syncEdit${i} = "${runId}-${i}";\n`);
     await flush(ours);
-    const oneFile = await oursSync(ours);
+    const oneFile = await cliSync(ours);
     results.oneFile.push(oneFile.seconds);
     results.said.oneFile = oneFile.said;
     await expectSynced(ours, edited, options.editedFile);
-    results.legacyOneFile.push((await legacySync(legacy)).seconds);
+    results.legacyOneFile.push((await cliSync(legacy)).seconds);
     await expectSynced(legacy, edited, options.editedFile);
   }
 
   results.watch = await watchLatency(ours, edited, options.editedFile, runs, runId);
+  results.legacyWatch = await watchLatency(legacy, edited, options.editedFile, runs, `${runId}-before`);
   results.breakdown = await breakdown(ours, runs);
+  let profiled = 0;
+  results.breakdownOneFile = await breakdown(ours, runs, () => appendFileSync(edited, `export const profileEdit${profiled++} = "${runId}";\n`));
   await tryDocker(["rm", "--force", ours, legacy]);
   return results;
 }

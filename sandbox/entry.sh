@@ -3,6 +3,7 @@
 #
 #   entry.sh [COMMAND [ARG...]]   sync, then exec COMMAND, or the process table when none is given
 #   entry.sh --sync-only          sync only (also `sandbox-sync`), e.g. in a running container
+#   entry.sh --sync-only --serve  a sync per `sync` line on stdin, until it ends (`sandbox sync --watch`)
 #
 # In order, each step saying what it did:
 #   0. extra CA certificates, when `sandbox run --ca-certs` mounted some (see setup_ca_certs);
@@ -36,6 +37,21 @@ if [[ "${1:-}" == --sync-only ]]; then
   shift
 fi
 
+# --sync-only --serve (`sandbox sync --watch`): one sync per `sync` line on stdin, each a new
+# `entry.sh --sync-only` (the same code, the same lock), its log and marker on stdout, then
+# `[sync-serve] exit CODE`; it ends with stdin. The host's watch keeps this one exec open instead of
+# starting one per sync. `[sync-serve] ready` first says this image has it (an older one just syncs).
+if [[ "$mode" == sync && "${1:-}" == --serve ]]; then
+  printf '[sync-serve] ready\n'
+  while IFS= read -r request; do
+    if [[ "$request" != sync ]]; then printf '[sync-serve] unknown request (expected "sync")\n'; continue; fi
+    status=0
+    bash "${BASH_SOURCE[0]}" --sync-only </dev/null 2>&1 || status=$?
+    printf '[sync-serve] exit %s\n' "$status"
+  done
+  exit 0
+fi
+
 # The repo path: every delete below happens inside it, so refuse anything that is not a real subdirectory.
 repo="${REPO_PATH:-}"
 [[ "$repo" == /?* && "$repo" != "${HOME:-/}" && ! "$repo" =~ (^|/)\.\.?(/|$) ]] \
@@ -43,7 +59,7 @@ repo="${REPO_PATH:-}"
 [[ -d "$repo" ]] || die "the repo path $repo does not exist in this image"
 
 # One sync at a time (entry at start and `sandbox-sync` may overlap); readiness is withdrawn until done.
-mkdir -p "$RUN_DIR" 2>/dev/null || die "cannot create $RUN_DIR (it must be writable by $(id -un))"
+[[ -d "$RUN_DIR" ]] || mkdir -p "$RUN_DIR" 2>/dev/null || die "cannot create $RUN_DIR (it must be writable by $(id -un))"
 exec 9>"$RUN_DIR/sync.lock"
 flock 9
 rm -f "$READY_FILE"
@@ -159,13 +175,24 @@ sync_deps() {
   deps=installed
 }
 
+# HEAD's commit: read from .git when HEAD is a sha or a loose ref (no process), else git's answer.
+head_commit() {
+  local head="" sha=""
+  IFS= read -r head <"$repo/.git/HEAD" 2>/dev/null || true
+  if [[ "$head" =~ ^[0-9a-f]{40}([0-9a-f]{24})?$ ]]; then sha="$head"
+  elif [[ "$head" =~ ^ref:\ (refs/[^[:space:]]+)$ && -f "$repo/.git/${BASH_REMATCH[1]}" ]]; then
+    IFS= read -r sha <"$repo/.git/${BASH_REMATCH[1]}" 2>/dev/null || true
+  fi
+  if [[ "$sha" =~ ^[0-9a-f]{40}([0-9a-f]{24})?$ ]]; then echo "$sha"; else git -C "$repo" rev-parse -q --verify HEAD || echo none; fi
+}
+
+ready_text=""
 mark_ready() {
-  {
-    echo "ready_at=$(date -Is)"
-    echo "synced=$synced"
-    echo "head=$(git -C "$repo" rev-parse -q --verify HEAD || echo none)"
-    echo "dependencies=$deps"
-  } >"$READY_FILE.tmp"
+  local now head
+  printf -v now '%(%Y-%m-%dT%H:%M:%S%z)T' -1 # date -Is without a process: +0000 -> +00:00
+  head="$(head_commit)"
+  printf -v ready_text 'ready_at=%s\nsynced=%s\nhead=%s\ndependencies=%s\n' "${now:0:22}:${now:22}" "$synced" "$head" "$deps"
+  printf '%s' "$ready_text" >"$READY_FILE.tmp"
   mv -f "$READY_FILE.tmp" "$READY_FILE"
   log "ready: $READY_FILE"
 }
@@ -188,7 +215,7 @@ if [[ "$mode" == sync ]]; then
   mark_ready
   log "sync done"
   # The marker on stdout: `sandbox sync` reads it from this one exec.
-  cat "$READY_FILE"
+  printf '%s' "$ready_text"
   exit 0
 fi
 

@@ -5,7 +5,8 @@
 # HOST_COMMONDIR) goes into the repo path by git's own view of it. In order:
 #   1. stage: the host's git metadata (all but objects, logs and hooks) is copied into
 #      .git/sandbox/host-git, as root when the sandbox user cannot read some of it (a partial clone's
-#      0600 .promisor files of another uid), owned by the sandbox user;
+#      0600 .promisor files of another uid), owned by the sandbox user; skipped, and steps 3 to 5
+#      with it, when one `find` listing of it equals the last complete sync's (metadata_fingerprint);
 #   2. working tree: `git ls-files -z --cached --others --exclude-standard` on the host checkout (with
 #      the host's index, info/exclude and the host's core.excludesFile, mounted at HOST_EXCLUDES_FILE)
 #      lists what the host has; worktree-plan.pl compares it with the repo path and the last sync,
@@ -16,9 +17,11 @@
 #      refs/sandbox/saved/<time>/…; branches only the sandbox has stay; HEAD is the host's;
 #   5. the rest of .git: the host's config (keeping the sandbox's install-made keys, e.g.
 #      core.hooksPath), the host's index when it changed, info/, pseudo-refs, merge/rebase state.
+# Steps 3 to 5 run only when staging copied a change; otherwise only the index entries of the files
+# step 2 copied are refreshed.
 # What the host owns and what the sandbox owns: sandbox/README.md ("Dev sync: who owns what").
 
-SYNC_DIR="$(dirname "${BASH_SOURCE[0]}")"
+SYNC_DIR="${BASH_SOURCE[0]%/*}"
 HOST_EXCLUDES_FILE="${SANDBOX_HOST_EXCLUDES_FILE:-/host/excludes-file}"
 # Git config keys the sandbox's own install sets (husky's `git config core.hooksPath`): kept across syncs.
 SANDBOX_GIT_CONFIG_KEYS=(core.hooksPath)
@@ -57,6 +60,19 @@ host_git() {
   GIT_DIR="$staging" git -c safe.directory='*' -c core.fsmonitor=false "$@"
 }
 
+# One line per file of the host's git metadata that staging copies (and a few it skips, which only
+# costs a needless staging): path, type, mode, size, mtime in nanoseconds, link target; for a
+# directory path, type and mode (its entries are listed, so its mtime adds nothing). The same
+# listing as the last complete sync's means the staging copy (.git/sandbox/host-git) is that metadata
+# already. One `find`: far cheaper than the staging rsync, which reads both trees in three processes.
+# Fails (and staging runs) when a directory of it cannot be listed.
+metadata_fingerprint() {
+  local dirs=("$commondir") prune=(-path "$commondir/objects" -o -path "$commondir/logs" -o -path "$commondir/hooks"
+    -o -path "$commondir/worktrees" -o -path "$commondir/sandbox")
+  if [[ "$worktree" == yes ]]; then dirs+=("$gitdir"); prune+=(-o -path "$gitdir/logs"); fi
+  find "${dirs[@]}" \( "${prune[@]}" \) -prune -o -name '*.lock' -o -type d -printf '%p %y%m\n' -o -printf '%p %y%m %s %T@ %l\n' 2>/dev/null
+}
+
 stage_host_git() {
   local excludes=(--exclude='*.lock' --exclude='tmp_*' --exclude=/objects --exclude=/logs/ --exclude=/hooks/
     --exclude=/worktrees/ --exclude=/commondir --exclude=/gitdir --exclude=/locked --exclude=/sandbox/)
@@ -89,8 +105,10 @@ sync_worktree() {
   counts="$( (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" ls-files -z --cached --others --exclude-standard) \
     | perl "$SYNC_DIR/worktree-plan.pl" "$HOST_CHECKOUT" "$repo" - "$owned" "$next" "$copy" "$save_dir" "$changes")" \
     || die "listing the host checkout with git, or planning the sync, failed (above): is $HOST_GITDIR the git dir of $HOST_CHECKOUT?"
-  local new changed deleted saved unreadable kept
-  eval "$(printf '%s\n' "$counts" | grep -E '^[a-z]+=[0-9]+$')"
+  local new=0 changed=0 deleted=0 saved=0 unreadable=0 kept=0 unchanged=0 line
+  while IFS= read -r line; do
+    case "$line" in new=* | changed=* | deleted=* | saved=* | unreadable=* | kept=* | unchanged=*) [[ "${line#*=}" =~ ^[0-9]+$ ]] && printf -v "${line%%=*}" '%s' "${line#*=}" ;; esac
+  done <<<"$counts"
   if [[ -s "$copy" ]]; then
     rsync -lpt --files-from="$copy" --from0 --ignore-missing-args "$HOST_CHECKOUT/" "$repo/" 2>"$state/rsync.err" || rc=$?
     case "$rc" in
@@ -99,7 +117,8 @@ sync_worktree() {
       *) cat "$state/rsync.err" >&2; die "rsync $HOST_CHECKOUT -> $repo failed with exit code $rc (above)" ;;
     esac
   fi
-  mv -f "$next" "$owned"
+  # unchanged=1: the planner found the last sync's records again and did not write NEXT.
+  if ((unchanged == 0)); then mv -f "$next" "$owned"; fi
   worktree_touched=$((new + changed + deleted))
   if [[ "${SANDBOX_SYNC_VERBOSE:-}" == 1 ]]; then sed 's/^/[entry]   /' "$changes" >&2; fi
   sync_summary="synced $HOST_CHECKOUT -> $repo: $new new, $changed changed, $deleted deleted file(s) (git's list of the host's files; ignored and sandbox-only files kept)"
@@ -188,6 +207,36 @@ sync_git_files() {
   if ((worktree_touched > 0)); then git -C "$repo" update-index -q --refresh >/dev/null 2>&1 || true; fi
 }
 
+# The index's stat data of the files this sync copied, as `git update-index --refresh` would make it
+# (content is never staged), without that command's lstat of every tracked file: for a few files,
+# `git add --refresh` on those the index tracks; for many, the whole index.
+refresh_copied() {
+  local copy="$state/copy-list" size
+  [[ -s "$copy" ]] || return 0
+  size="$(stat -c %s "$copy")"
+  if ((size > 65536)); then
+    git -C "$repo" update-index -q --refresh >/dev/null 2>&1 || true
+    return 0
+  fi
+  xargs -0 -r git -C "$repo" --literal-pathspecs ls-files -z --cached -- <"$copy" 2>/dev/null \
+    | git -C "$repo" --literal-pathspecs add --refresh --pathspec-from-file=- --pathspec-file-nul >/dev/null 2>&1 || true
+}
+
+# Sets fingerprint_same=yes when the listing is the last complete sync's and that sync's staging copy is there.
+# (Compared in bash, not with cmp: every process started costs several milliseconds here.)
+take_fingerprint() {
+  local last=""
+  fingerprint_now="$(metadata_fingerprint)" || { fingerprint_now=""; return 0; }
+  [[ -f "$state/metadata-synced" && -f "$staging/HEAD" && -f "$fingerprint" ]] || return 0
+  IFS= read -r -d '' last <"$fingerprint" || true
+  if [[ "$fingerprint_now" == "$last" ]]; then fingerprint_same=yes; fi
+}
+
+# After a complete sync: the listing taken before it is the one the next sync compares with.
+keep_fingerprint() {
+  if [[ "$fingerprint_same" != yes && -n "$fingerprint_now" ]]; then printf '%s' "$fingerprint_now" >"$fingerprint"; fi
+}
+
 # The whole dev sync; sets `synced`.
 dev_sync() {
   if [[ ! -d "$HOST_CHECKOUT" ]]; then
@@ -213,29 +262,36 @@ dev_sync() {
   [[ -d "$commondir/objects" ]] || die "$commondir does not look like a git dir (no objects/)"
   state="$repo/.git/sandbox"
   staging="$state/host-git"
-  mkdir -p "$staging" || die "cannot create $staging"
+  [[ -d "$staging" ]] || mkdir -p "$staging" || die "cannot create $staging"
   worktree_touched=0
 
   metadata_changes="$state/metadata-changes"
   : >"$metadata_changes"
   export TZ=UTC
 
-  profile_step stage-host-git stage_host_git
+  # The host's git metadata is staged only when its listing differs from the last complete sync's.
+  # The listing is taken before staging: a host change while staging runs makes the next one differ.
+  local fingerprint="$state/host-git.fingerprint"
+  fingerprint_same=no fingerprint_now=""
+  profile_step fingerprint take_fingerprint
+  if [[ "$fingerprint_same" != yes ]]; then profile_step stage-host-git stage_host_git; fi
   profile_step worktree sync_worktree
   # The host's git metadata (HEAD, refs, index, config...) did not change since the last complete
   # sync: nothing to apply (new objects only come with a ref or index change).
   if [[ ! -s "$metadata_changes" && -f "$state/synced-refs" && -f "$state/metadata-synced" ]]; then
-    if ((worktree_touched > 0)); then git -C "$repo" update-index -q --refresh >/dev/null 2>&1 || true; fi
+    if ((worktree_touched > 0)); then profile_step refresh refresh_copied; fi
     log "git metadata: unchanged on the host since the last sync"
+    keep_fingerprint
     synced=yes
     return 0
   fi
-  rm -f "$state/metadata-synced"
+  rm -f "$state/metadata-synced" "$fingerprint"
   profile_step objects sync_objects
   profile_step refs sync_refs
   profile_step git-files sync_git_files
   git -C "$repo" rev-parse --verify -q HEAD >/dev/null || die "after the git sync, HEAD in $repo does not resolve to a commit"
   : >"$state/metadata-synced"
+  keep_fingerprint
   log "git metadata from the host ($([[ "$worktree" == yes ]] && echo "worktree, flattened into a normal repository" || echo "normal checkout")): HEAD $(git -C "$repo" rev-parse HEAD) on $(git -C "$repo" symbolic-ref --short -q HEAD || echo "detached HEAD")"
   synced=yes
 }

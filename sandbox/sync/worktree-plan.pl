@@ -9,10 +9,13 @@
 #             and each one's type, size, mtime and mode then (`?` when unknown: the first sync, when
 #             the image's tracked files are the baseline, written by the caller)
 # Writes NEXT (the same records for now), COPY_LIST (NUL-separated paths rsync must copy) and CHANGES
-# (one `new|changed|deleted|saved|kept|unreadable PATH` line each), and prints `key=value` counts.
+# (one `new|changed|deleted|saved|kept|unreadable PATH` line each), and prints `key=value` counts;
+# when nothing changed, also `unchanged=1`, and NEXT is not written (PREVIOUS is still right).
 #
 # A file the host did not change since the last sync is not looked at in the sandbox (one lstat per
-# file, on the host side only): that is what makes a no-change sync cheap.
+# file, on the host side only): that is what makes a no-change sync cheap. When every path and
+# signature is PREVIOUS's, byte for byte, that is all it does (no hash of 20,000 paths); when the host
+# lists the same paths as last time (edits only), the last signatures are matched by position.
 #
 # Ownership (see sandbox/README.md): a path the host has is the host's. When the host changes it, the
 # host's copy replaces the sandbox's; when the host deletes it, it is deleted here too. A sandbox edit
@@ -27,14 +30,10 @@ my ($host, $repo, $host_list, $previous, $next, $copy_list, $save_dir, $changes)
 die "usage: worktree-plan.pl HOST REPO HOST_LIST PREVIOUS NEXT COPY_LIST SAVE_DIR CHANGES\n" unless defined $changes;
 
 local $/ = "\0";
-my %before;
+my $previous_text = '';
 if (open(my $in, '<:raw', $previous)) {
-  while (defined(my $path = <$in>)) {
-    my $sig = <$in> // '?';
-    chomp $path;
-    chomp $sig;
-    $before{$path} = $sig if length $path;
-  }
+  local $/;
+  $previous_text = <$in> // '';
 }
 
 open(my $next_out, '>:raw', $next) or die "cannot write $next: $!\n";
@@ -81,23 +80,87 @@ sub same_file {
 my $list_in;
 if ($host_list eq '-') { $list_in = \*STDIN; binmode $list_in; }
 else { open($list_in, '<:raw', $host_list) or die "cannot read $host_list: $!\n"; }
-my %seen;
+
+# First pass: git's list with one lstat per path, as the records NEXT would hold if nothing changed.
+# When they are PREVIOUS byte for byte (the usual re-sync), nothing changed: no hash, no sandbox lstat.
+# A path lstat could not read is recorded with the signature `!`, which never matches.
+my $unreadable_seen;
+my $current = '';
+my $prev_path = '';
 while (my $path = <$list_in>) {
   chomp $path;
-  next if !length $path || $seen{$path}++;        # unmerged paths come once per stage
+  next if !length $path || $path eq $prev_path;   # unmerged paths come once per stage, one after the other
+  $prev_path = $path;
   my @h = lstat "$host/$path";
   if (!@h) {
-    next if $!{ENOENT} || $!{ENOTDIR};           # deleted on the host (still in its index)
-    push @unreadable, $path;                     # e.g. under a directory the sandbox user cannot enter
-    $has{$path} = 1;
-    print $next_out "$path\0", ($before{$path} // '?'), "\0";
+    next if $!{ENOENT} || $!{ENOTDIR};            # deleted on the host (still in its index)
+    $current .= "$path\0!\0";                     # e.g. under a directory the sandbox user cannot enter
+    $unreadable_seen = 1;
     next;
   }
   next if -d _;                                   # a submodule's gitlink: its content is not synced
-  my $sig = (($h[2] & 0170000) >> 12) . ":$h[7]:$h[9]:" . ($h[2] & 0777);
+  $current .= "$path\0" . (($h[2] & 0170000) >> 12) . ":$h[7]:$h[9]:" . ($h[2] & 0777) . "\0";
+}
+if (!$unreadable_seen && $current eq $previous_text) {
+  close $next_out;
+  unlink $next;                                   # PREVIOUS stays as it is
+  close $copy_out;
+  close $log;
+  $\ = "\n";
+  local $/ = "\n";
+  print "$_=$count{$_}" for sort keys %count;
+  print "unchanged=1";
+  exit 0;
+}
+
+# Something changed. When the host lists the same paths in the same order as last time (edits
+# only), each path's last signature is at its index; else (added, deleted or renamed paths) by name.
+my @prev = split /\0/, $previous_text, -1;
+pop @prev if @prev && $prev[-1] eq '';
+my (@paths, @sigs);
+{
+  my @records = split /\0/, $current, -1;
+  pop @records;
+  for (my $i = 0; $i + 1 < @records; $i += 2) {
+    push @paths, $records[$i];
+    push @sigs, $records[$i + 1] eq '!' ? undef : $records[$i + 1];
+  }
+}
+my $aligned = @prev == 2 * @paths;
+if ($aligned) {
+  for my $i (0 .. $#paths) {
+    if ($prev[2 * $i] ne $paths[$i]) { $aligned = 0; last; }
+  }
+}
+my %before;
+if (!$aligned) {
+  for (my $i = 0; $i + 1 < @prev; $i += 2) { $before{$prev[$i]} = $prev[$i + 1] if length $prev[$i]; }
+}
+
+for my $i (0 .. $#paths) {
+  my $path = $paths[$i];
+  my $last = $aligned ? $prev[2 * $i + 1] : $before{$path};
+  my $sig = $sigs[$i];
+  if (defined $sig && defined $last && $last eq $sig) {   # unchanged on the host since the last sync
+    print $next_out "$path\0$sig\0";
+    next;
+  }
+  my @h = lstat "$host/$path";
+  if (!@h) {
+    if ($!{ENOENT} || $!{ENOTDIR}) {              # deleted since the first pass: as if it was then
+      $has{$path} = 1;
+      print $next_out "$path\0", ($last // '?'), "\0";
+      next;
+    }
+    push @unreadable, $path;
+    $has{$path} = 1;
+    print $next_out "$path\0", ($last // '?'), "\0";
+    next;
+  }
   $has{$path} = 1;
-  my $last = $before{$path};
-  if (defined $last && $last eq $sig) {           # unchanged on the host since the last sync
+  if (-d _) { print $next_out "$path\0", ($last // '?'), "\0"; next; }
+  $sig = (($h[2] & 0170000) >> 12) . ":$h[7]:$h[9]:" . ($h[2] & 0777);
+  if (defined $last && $last eq $sig) {
     print $next_out "$path\0$sig\0";
     next;
   }
@@ -127,7 +190,7 @@ while (my $path = <$list_in>) {
 
 # What the host had at the last sync and has no more: deleted here too, unless the host still has it
 # on disk (it is ignored there now: the sandbox keeps its copy, which becomes the sandbox's).
-for my $path (sort keys %before) {
+for my $path ($aligned ? () : sort keys %before) {
   next if $has{$path};
   next if lstat "$host/$path";
   next unless $!{ENOENT} || $!{ENOTDIR};

@@ -1,12 +1,13 @@
 /**
- * The two Engine API calls a sync needs, over node:http: list our containers, and run a command in
- * one, capturing its output. dockerode (with its SSH, gRPC and tar dependencies) takes longer to load
+ * The Engine API calls a sync needs, over node:http: list our containers, run a command in one,
+ * capturing its output, and (`sync --watch`) keep one running with its stdin attached. dockerode (with its SSH, gRPC and tar dependencies) takes longer to load
  * than a no-change sync of 20,000 files takes to run, so the sync path (`sandbox sync`, `--watch`)
  * uses this instead; everything else uses dockerode (docker.ts). Only plain connections: a unix
  * socket or tcp:// without TLS. `liteEngine()` returns null otherwise (DOCKER_TLS_VERIFY, ssh://),
  * and the caller uses dockerode.
  */
 import { request, type RequestOptions } from "node:http";
+import type { Socket } from "node:net";
 import { SandboxError } from "./errors.js";
 import { LABELS, MANAGED_BY_VALUE } from "./labels.js";
 
@@ -33,11 +34,42 @@ interface ContainerSummary {
   Labels?: Record<string, string> | null;
 }
 
+/** A command kept running in a container, with its stdin: `sandbox sync --watch`'s sync session. */
+export interface ExecSession {
+  /** Writes to the command's stdin. */
+  write(text: string): void;
+  /** Ends the command's stdin (a half-close); the command sees end of file. */
+  end(): void;
+  /** Drops the connection at once. */
+  destroy(): void;
+  /** Resolves when the command's output has ended (it exited, or the connection dropped). */
+  readonly ended: Promise<void>;
+}
+
 export interface LiteEngine {
   /** Our sandboxes (label managed-by), running or not. */
   listSandboxes(): Promise<SandboxRef[]>;
   /** Runs `cmd` in the container; `onStderr` sees stderr as it comes. */
   exec(containerId: string, cmd: string[], options?: { env?: string[]; onStderr?: (chunk: string) => void }): Promise<Captured>;
+  /**
+   * Starts `cmd` with its stdin attached (the engine's hijacked exec connection); `onOutput` sees
+   * its stdout and stderr as they come. Only the light client has it.
+   */
+  session?(containerId: string, cmd: string[], options: { env?: string[]; onOutput: (chunk: string, stream: "stdout" | "stderr") => void }): Promise<ExecSession>;
+}
+
+/** Splits the engine's multiplexed stream (no TTY): frames of [stream, 0, 0, 0, size (u32 BE)] + data. */
+function demuxer(onFrame: (stream: number, data: Buffer) => void): (chunk: Buffer) => void {
+  let pending: Buffer = Buffer.alloc(0);
+  return (chunk) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 8) {
+      const size = pending.readUInt32BE(4);
+      if (pending.length < 8 + size) break;
+      onFrame(pending[0] as number, pending.subarray(8, 8 + size));
+      pending = pending.subarray(8 + size);
+    }
+  };
 }
 
 function connection(env: NodeJS.ProcessEnv): Pick<RequestOptions, "socketPath" | "host" | "port"> | null {
@@ -108,23 +140,20 @@ export function liteEngine(env: NodeJS.ProcessEnv = process.env): LiteEngine | n
         AttachStderr: true,
         ...(options.env && { Env: options.env }),
       });
-      // Without a TTY the body is the multiplexed stream: frames of [stream, 0, 0, 0, size (u32 BE)] + data.
+      // Without a TTY the body is the multiplexed stream.
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      let pending = Buffer.alloc(0);
-      await call("POST", `/exec/${created.Id}/start`, { Detach: false, Tty: false }, (chunk) => {
-        pending = Buffer.concat([pending, chunk]);
-        while (pending.length >= 8) {
-          const size = pending.readUInt32BE(4);
-          if (pending.length < 8 + size) break;
-          const frame = pending.subarray(8, 8 + size);
-          if (pending[0] === 2) {
+      await call(
+        "POST",
+        `/exec/${created.Id}/start`,
+        { Detach: false, Tty: false },
+        demuxer((stream, frame) => {
+          if (stream === 2) {
             err.push(frame);
             options.onStderr?.(frame.toString());
           } else out.push(frame);
-          pending = pending.subarray(8 + size);
-        }
-      });
+        }),
+      );
       // The stream can end a moment before the engine records the exit code.
       for (let attempt = 0; ; attempt++) {
         const info = await json<{ Running: boolean; ExitCode: number | null }>("GET", `/exec/${created.Id}/json`);
@@ -132,6 +161,50 @@ export function liteEngine(env: NodeJS.ProcessEnv = process.env): LiteEngine | n
         if (attempt >= 50) return { exitCode: -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
         await new Promise((resolve) => setTimeout(resolve, Math.min(10 * 2 ** attempt, 200)));
       }
+    },
+
+    async session(containerId, cmd, options) {
+      const created = await json<{ Id: string }>("POST", `/containers/${encodeURIComponent(containerId)}/exec`, {
+        Cmd: cmd,
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        ...(options.env && { Env: options.env }),
+      });
+      // The engine answers 101 and hands over the connection: our writes are the command's stdin.
+      const payload = Buffer.from(JSON.stringify({ Detach: false, Tty: false }));
+      const socket = await new Promise<Socket>((resolve, reject) => {
+        const req = request({
+          ...target,
+          method: "POST",
+          path: `/exec/${created.Id}/start`,
+          headers: { "Content-Type": "application/json", "Content-Length": payload.length, Connection: "Upgrade", Upgrade: "tcp" },
+        });
+        req.on("upgrade", (_res, upgraded, head) => {
+          if (head.length > 0) upgraded.unshift(head);
+          resolve(upgraded as Socket);
+        });
+        req.on("response", (res) => {
+          res.resume();
+          reject(new SandboxError(`POST /exec/…/start on the Docker engine did not hand over the connection (HTTP ${res.statusCode})`));
+        });
+        req.on("error", (error: NodeJS.ErrnoException) => reject(new SandboxError(`cannot reach the Docker engine at ${where} (${error.code ?? error.message})`)));
+        req.end(payload);
+      });
+      socket.setNoDelay(true);
+      const demux = demuxer((stream, frame) => options.onOutput(frame.toString(), stream === 2 ? "stderr" : "stdout"));
+      socket.on("data", demux);
+      const ended = new Promise<void>((resolve) => {
+        socket.once("close", () => resolve());
+        socket.once("end", () => resolve());
+        socket.once("error", () => resolve());
+      });
+      return {
+        write: (text) => void socket.write(text),
+        end: () => void socket.end(),
+        destroy: () => socket.destroy(),
+        ended,
+      };
     },
   };
 }

@@ -3,12 +3,12 @@
  * the install deadline passed as SANDBOX_SYNC_TIMEOUT and the exec itself bounded by the same
  * deadline plus a grace period. Its stderr is the entry point's log; its stdout the ready marker.
  */
-import type { LiteEngine, SandboxRef } from "./engine-lite.js";
+import type { Captured, LiteEngine, SandboxRef } from "./engine-lite.js";
 import { SandboxError } from "./errors.js";
 import { parseReadyMarker, READY_FILE, type ReadyMarker } from "./ready-marker.js";
 
 /** Time the exec gets beyond the install deadline (the sync's other steps, the engine). */
-const GRACE_MS = 60_000;
+export const GRACE_MS = 60_000;
 
 export interface FileCounts {
   created: number;
@@ -55,24 +55,34 @@ export async function runSync(engine: Pick<LiteEngine, "exec">, sandbox: Sandbox
   });
   try {
     const result = await Promise.race([
-      engine.exec(sandbox.id, ["sandbox-sync"], { env: [`SANDBOX_SYNC_TIMEOUT=${timeoutSeconds}`], ...(options.onStderr && { onStderr: options.onStderr }) }),
+      engine.exec(sandbox.id, ["sandbox-sync"], { env: syncEnv(options.timeoutMs), ...(options.onStderr && { onStderr: options.onStderr }) }),
       deadline,
     ]);
-    if (result.exitCode !== 0) {
-      const lines = result.stderr.trim().split("\n");
-      const stopped = lines.find((line) => line.startsWith("[entry] stopped: "));
-      const tail = lines.slice(-20).join("\n");
-      throw new SandboxError(`the sync in ${sandbox.container} failed (exit ${result.exitCode})${stopped ? `: ${stopped.slice("[entry] stopped: ".length)}` : ""}\nlast log lines:\n${tail}`);
-    }
-    let ready = parseReadyMarker(result.stdout);
-    if (!ready.head) {
-      // Seen once under heavy load: the exec ended with 0 but its stdout (the marker) was empty.
-      ready = parseReadyMarker((await engine.exec(sandbox.id, ["cat", READY_FILE])).stdout);
-    }
-    return { files: parseSyncCounts(result.stderr), ...parseSyncNotes(result.stderr), ready, seconds: (Date.now() - started) / 1000 };
+    return await syncResult(engine, sandbox, result, started);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The environment of `sandbox-sync`: the install deadline, in whole seconds. */
+export function syncEnv(timeoutMs: number): string[] {
+  return [`SANDBOX_SYNC_TIMEOUT=${Math.ceil(timeoutMs / 1000)}`];
+}
+
+/** What one `sandbox-sync` said (its log on stderr, the marker on stdout), or its failure as a SandboxError. */
+export async function syncResult(engine: Pick<LiteEngine, "exec">, sandbox: SandboxRef, result: Captured, started: number): Promise<SyncResult> {
+  if (result.exitCode !== 0) {
+    const lines = result.stderr.trim().split("\n");
+    const stopped = lines.find((line) => line.startsWith("[entry] stopped: "));
+    const tail = lines.slice(-20).join("\n");
+    throw new SandboxError(`the sync in ${sandbox.container} failed (exit ${result.exitCode})${stopped ? `: ${stopped.slice("[entry] stopped: ".length)}` : ""}\nlast log lines:\n${tail}`);
+  }
+  let ready = parseReadyMarker(result.stdout);
+  if (!ready.head) {
+    // Seen once under heavy load: the exec ended with 0 but its stdout (the marker) was empty.
+    ready = parseReadyMarker((await engine.exec(sandbox.id, ["cat", READY_FILE])).stdout);
+  }
+  return { files: parseSyncCounts(result.stderr), ...parseSyncNotes(result.stderr), ready, seconds: (Date.now() - started) / 1000 };
 }
 
 /** One line for a person: counts, HEAD, dependencies, time, and what was saved or skipped. */

@@ -6,13 +6,15 @@
  * sync after it. Every sync is a full comparison against git's list of the host's files, so atomic
  * saves (write a temp file, rename it) and branch switches need nothing special: the burst of events
  * becomes one sync of the end state. One line per sync on stdout; a failed sync prints its error and
- * the watch goes on. SIGINT/SIGTERM stop it after the running sync.
+ * the watch goes on. SIGINT/SIGTERM stop it after the running sync. The syncs go through one exec
+ * kept open for the whole watch (sync-session.ts), not one exec each.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import watcher from "@parcel/watcher";
 import type { LiteEngine, SandboxRef } from "./engine-lite.js";
-import { formatSync, runSync } from "./sync-run.js";
+import { formatSync, runSync, type SyncResult } from "./sync-run.js";
+import { openSyncSession, SessionLost, type SyncSession } from "./sync-session.js";
 
 export const DEBOUNCE_MS = 100;
 export const MAX_WAIT_MS = 1000;
@@ -41,7 +43,7 @@ export interface WatchOptions {
 }
 
 /** Syncs now, then on every settled burst of changes until stopped. */
-export async function watchSync(engine: Pick<LiteEngine, "exec">, sandbox: SandboxRef, options: WatchOptions): Promise<void> {
+export async function watchSync(engine: Pick<LiteEngine, "exec" | "session">, sandbox: SandboxRef, options: WatchOptions): Promise<void> {
   const checkout = sandbox.checkout as string;
   let running: Promise<void> | null = null;
   let pending = false;
@@ -49,9 +51,28 @@ export async function watchSync(engine: Pick<LiteEngine, "exec">, sandbox: Sandb
   let firstEventAt = 0;
   let stopping = false;
 
+  // The session (sync-session.ts) when the engine client and the image keep one; else one exec per
+  // sync. A lost session is opened again at the next sync.
+  let session: SyncSession | null | undefined;
+  const viaSession = async (): Promise<SyncResult> => {
+    if (session === undefined) {
+      session = await openSyncSession(engine, sandbox, { timeoutMs: options.timeoutMs });
+      if (!session) options.err(`no sync session in ${sandbox.container} (its image predates \`sandbox-sync --serve\`, or the engine needs dockerode): one exec per sync`);
+    }
+    if (session) {
+      try {
+        return await session.sync();
+      } catch (error) {
+        if (!(error instanceof SessionLost)) throw error;
+        options.err(`${error.message}: syncing with an exec of its own, and opening a new session next time`);
+        session = undefined;
+      }
+    }
+    return runSync(engine, sandbox, { timeoutMs: options.timeoutMs });
+  };
   const syncOnce = async (): Promise<void> => {
     try {
-      options.out(formatSync(sandbox, await runSync(engine, sandbox, { timeoutMs: options.timeoutMs })));
+      options.out(formatSync(sandbox, await viaSession()));
     } catch (error) {
       options.err(`sync failed: ${(error as Error).message}`);
     }
@@ -101,5 +122,6 @@ export async function watchSync(engine: Pick<LiteEngine, "exec">, sandbox: Sandb
   clearTimeout(timer);
   await Promise.all(subscriptions.map((subscription) => subscription.unsubscribe()));
   await running;
+  await session?.close();
   options.err("stopped watching");
 }

@@ -13,9 +13,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LABELS } from "../../src/sandboxes/labels.js";
+import { LABELS, MANAGED_BY_VALUE } from "../../src/sandboxes/labels.js";
 import { sandboxAsync, type CliResult } from "../support/cli.js";
-import { CA_BUNDLE, docker, dockerEnv, dockerOk, dockerReady, isolateDockerConfig } from "./docker.js";
+import { CA_BUNDLE, docker, dockerEnv, dockerOk, dockerReady, isolateDockerConfig, waitReady } from "./docker.js";
 import { commitAll, createFixtureRepo, git, removeTempDirs, sharedImage, tempDir, writeFixtureFiles, writeLockfile, type SharedImage } from "./fixture.js";
 
 const ready = dockerReady();
@@ -189,6 +189,9 @@ describe.skipIf(!ready)("dev sync through the CLI", () => {
         said,
       );
       console.log(`[dev-sync-cli] --watch: edit visible after ${editMs} ms, atomic save ${atomicMs} ms, branch switch ${branchMs} ms`);
+      // All of it through one exec kept open (the sync session), not an exec per sync.
+      expect((await dockerOk(["exec", run.container, "pgrep", "-c", "-f", "sync-only --serve"])).trim()).toBe("1");
+      expect(stderr).not.toContain("no sync session");
       // Within a second on an idle machine (BENCHMARKS.md, the --watch row); the bound leaves room
       // for a test machine that runs other builds at the same time.
       expect(editMs).toBeLessThan(10_000);
@@ -199,5 +202,39 @@ describe.skipIf(!ready)("dev sync through the CLI", () => {
     }
     expect(await exited).toBe(0);
     expect(stderr).toContain("stopped watching");
+    // Ctrl-C ended the session's stdin, and with it the loop in the sandbox.
+    await until("the sync session's end", async () => (await docker(["exec", run.container, "pgrep", "-f", "sync-only --serve"])).code === 1, 30_000);
+  }, 600_000);
+
+  it("sync --watch syncs with an exec each when the sandbox's image has no sync session", async () => {
+    const repo = createFixtureRepo();
+    // An image from before `sandbox-sync --serve`: its sandbox-sync ignores its arguments and syncs once.
+    const wrapper = join(tempDir("old-sandbox-sync"), "sandbox-sync");
+    writeFileSync(wrapper, "#!/usr/bin/env bash\nexec /opt/iterate-sandbox/entry.sh --sync-only\n", { mode: 0o755 });
+    const container = `${project}--old-image`;
+    await dockerOk([
+      "run", "--detach", "--name", container,
+      "--label", `${LABELS.managedBy}=${MANAGED_BY_VALUE}`, "--label", `${LABELS.project}=${project}`, "--label", `${LABELS.name}=old-image`, "--label", `${LABELS.checkout}=${repo}`,
+      "--volume", `${repo}:/host/repo-checkout:ro`, "--volume", `${join(repo, ".git")}:/host/gitdir:ro`, "--volume", `${wrapper}:/opt/iterate-sandbox/bin/sandbox-sync:ro`,
+      image.tag, "sleep", "infinity",
+    ]);
+    await waitReady(container);
+    const watcher = spawn(process.execPath, [BIN, "sync", "--watch", "-s", container], { cwd: repo, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", DOCKER_CONFIG: dockerEnv().DOCKER_CONFIG as string } });
+    let stdout = "";
+    let stderr = "";
+    watcher.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+    watcher.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => watcher.on("close", resolve));
+    try {
+      const said = () => `stdout:\n${stdout}\nstderr:\n${stderr}`;
+      await until("the first sync line", async () => stdout.includes(`into ${container}`), 120_000, said);
+      expect(stderr).toContain(`no sync session in ${container}`);
+      writeFileSync(join(repo, "README.md"), "# edited, old image\n");
+      await until("the edit inside", async () => (await docker(["exec", container, "cat", "/home/iterate/src/github.com/iterate/iterate/README.md"])).stdout === "# edited, old image\n", 30_000, said);
+      for (const line of stdout.trim().split("\n")) expect(line).toMatch(new RegExp(`^synced ${repo} into ${container}: \\d+ new, \\d+ changed, \\d+ deleted file\\(s\\)`));
+    } finally {
+      watcher.kill("SIGINT");
+    }
+    expect(await exited).toBe(0);
   }, 600_000);
 });

@@ -6,12 +6,12 @@
  * from the pnpm store volume.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { basename, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { docker, dockerOk, dockerReady, isolateDockerConfig, waitReady } from "./docker.js";
-import { commitAll, createFixtureRepo, git, removeTempDirs, sharedImage, tempDir, testCaBundle, writeFixtureFiles, writeLockfile, type SharedImage } from "./fixture.js";
+import { commitAll, createFixtureRepo, git, REPO_PATH, removeTempDirs, sharedImage, tempDir, testCaBundle, writeFixtureFiles, writeLockfile, type SharedImage } from "./fixture.js";
 
 const ready = dockerReady();
 
@@ -339,6 +339,81 @@ describe.skipIf(!ready)("dev sync", () => {
       expect(sync.code, sync.output).toBe(0);
       expect(await exec(container, "git config core.hooksPath; git config host.marker")).toBe(`.husky/_\n${marker}\n`);
     }
+  }, 300_000);
+
+  it("re-syncs without staging the host's git metadata when it did not change, yet takes every change of it; refreshes the index for the files it copied", async () => {
+    const host = createFixtureRepo();
+    const container = await startContainer([`${host}:/host/repo-checkout:ro`, `${join(host, ".git")}:/host/gitdir:ro`]);
+    await waitReady(container);
+    const sync = async (): Promise<string> => {
+      const result = await docker(["exec", "-e", "SANDBOX_SYNC_PROFILE=1", container, "sandbox-sync"]);
+      expect(result.code, result.output).toBe(0);
+      return result.stderr;
+    };
+    // No change: the listing of the host's git dir is the last sync's, so nothing of it is staged or applied.
+    let log = await sync();
+    expect(log).toMatch(/: 0 new, 0 changed, 0 deleted file\(s\)/);
+    expect(log).toContain("git metadata: unchanged on the host since the last sync");
+    expect(log).not.toContain("profile stage-host-git");
+    // Each kind of host metadata change still arrives: a tag, a config key, the index, HEAD.
+    git(host, ["tag", "v-fast"]);
+    log = await sync();
+    expect(log).toContain("profile stage-host-git");
+    expect((await exec(container, "git rev-parse v-fast")).trim()).toBe(git(host, ["rev-parse", "v-fast"]));
+    git(host, ["config", "host.fast", "yes"]);
+    await sync();
+    expect(await exec(container, "git config host.fast")).toBe("yes\n");
+    writeFileSync(join(host, "README.md"), "# staged on the host\n");
+    git(host, ["add", "README.md"]);
+    await sync();
+    expect(await exec(container, "git diff --cached --name-only")).toBe("README.md\n");
+    git(host, ["switch", "--quiet", "-c", "fast-branch"]);
+    await sync();
+    expect(await exec(container, "git symbolic-ref --short HEAD")).toBe("fast-branch\n");
+    expect(await sync()).not.toContain("profile stage-host-git");
+    // What it compares with is the sandbox's own record of the last complete sync: without it, all is staged again.
+    await exec(container, "rm .git/sandbox/host-git.fingerprint");
+    expect(await sync()).toContain("profile stage-host-git");
+    expect(await sync()).not.toContain("profile stage-host-git");
+
+    // A host edit, then its undo with a new mtime, and no git command on the host: the index is the
+    // host's (unchanged), and the file's stat data in the sandbox's index is refreshed for the copied
+    // file, so even plumbing that does not refresh (diff-files) sees it clean, as after a full refresh.
+    writeFileSync(join(host, "README.md"), "# edited, not staged\n");
+    expect(await sync()).toMatch(/: 0 new, 1 changed, 0 deleted file\(s\)/);
+    expect((await docker(["exec", container, "git", "-C", REPO_PATH, "diff-files", "--name-only"])).stdout).toBe("README.md\n");
+    writeFileSync(join(host, "README.md"), "# staged on the host\n");
+    const later = new Date(Date.now() + 10_000);
+    utimesSync(join(host, "README.md"), later, later);
+    log = await sync();
+    expect(log).toMatch(/: 0 new, 1 changed, 0 deleted file\(s\)/);
+    expect(log).not.toContain("profile stage-host-git");
+    expect(log).toContain("profile refresh");
+    const diffFiles = await docker(["exec", container, "git", "-C", REPO_PATH, "diff-files", "--quiet"]);
+    expect(diffFiles.code, diffFiles.output).toBe(0);
+    expect((await exec(container, GIT_STATE)).trimEnd()).toBe(hostGitState(host));
+  }, 300_000);
+
+  it("sandbox-sync --serve: a sync per line on stdin, each with its log, marker and exit code, until stdin ends", async () => {
+    const host = createFixtureRepo();
+    const container = await startContainer([`${host}:/host/repo-checkout:ro`, `${join(host, ".git")}:/host/gitdir:ro`]);
+    await waitReady(container);
+    writeFileSync(join(host, "README.md"), "# served\n");
+    const served = await docker(["exec", "-i", container, "sandbox-sync", "--serve"], { input: "sync\nwhat\nsync\n", timeoutMs: 120_000 });
+    expect(served.code, served.output).toBe(0);
+    expect(served.stdout.startsWith("[sync-serve] ready\n"), served.stdout).toBe(true);
+    // [first sync's output, its exit code, the unknown request's line and the second sync's output, its exit code, ""]
+    const parts = served.stdout.slice("[sync-serve] ready\n".length).split(/^\[sync-serve\] exit (\d+)\n/m);
+    expect(parts, served.stdout).toHaveLength(5);
+    expect(parts[0]).toMatch(/: 0 new, 1 changed, 0 deleted file\(s\)[\s\S]*\[entry\] sync done\nready_at=.*\nsynced=yes\nhead=[0-9a-f]{40}\ndependencies=unchanged\n$/);
+    expect(parts[1]).toBe("0");
+    expect(parts[2]?.startsWith('[sync-serve] unknown request (expected "sync")\n')).toBe(true);
+    expect(parts[2]).toMatch(/: 0 new, 0 changed, 0 deleted file\(s\)/);
+    expect(parts[3]).toBe("0");
+    expect(parts[4]).toBe("");
+    expect(await exec(container, "cat README.md")).toBe("# served\n");
+    // The loop ended with its stdin: no sync process is left behind.
+    expect((await docker(["exec", container, "pgrep", "-f", "sync-only --serve"])).code).toBe(1);
   }, 300_000);
 
   it("syncs a partial clone whose git files the sandbox user cannot read, and names an unreadable working-tree file", async () => {
