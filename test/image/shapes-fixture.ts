@@ -191,3 +191,57 @@ function listFiles(root: string): string[] {
   walk(root);
   return out;
 }
+
+/** A bash script run in an image's repo path, and the lines it must print: each shape's effect. */
+export interface ShapeChecks {
+  script: string;
+  expected: string[];
+}
+
+const resolveFrom = (from: string, what: string) => `node -p "require(require.resolve('${what}', { paths: [require.resolve('${from}')] })).version"`;
+
+/** The pnpm fixture's shapes, as an image of it must show them (the same for both executors). */
+export const PNPM_SHAPE_CHECKS: ShapeChecks = {
+  script: [
+    'echo "patched: $(cd packages/app && node -p "require(\'is-number\').patched")"',
+    'echo "catalog: $(cd packages/app && node -p "require(\'is-number/package.json\').version")"',
+    'echo "named catalog: $(cd packages/legacy && node -p "require(\'is-number/package.json\').version")"',
+    `echo "npm: alias override: $(cd packages/app && ${resolveFrom("is-odd", "is-number/package.json")})"`,
+    'debug_dir="$(ls -d node_modules/.pnpm/debug@4.3.4*)"',
+    'echo "removed by override: $(test -e "$debug_dir/node_modules/ms" && echo present || echo absent)"',
+    'echo ".pnpmfile.cjs: $(test -e "$debug_dir/node_modules/kind-of" && echo kind-of-added || echo missing)"',
+    'echo "onlyBuiltDependencies: $(file -bL packages/app/node_modules/esbuild/bin/esbuild | cut -d, -f1)"',
+    'echo "negated glob: $(test -e packages/excluded/node_modules && echo installed || echo left-out)"',
+    'echo "dot-directory workspace: $(cd .tools/lint && node -p "require(\'kind-of/package.json\').version")"',
+    `echo "network postinstall: $(grep -o ${POSTINSTALL_WORDS} .postinstall-cowsay.txt)"`,
+    'echo "husky hooksPath: $(git config core.hooksPath)"',
+    'echo "file: tarball: $(cd packages/app && node -p "require(\'vendored-thing\')")"',
+    'echo "status: [$(git status --porcelain)]"',
+  ].join("\n"),
+  expected: [
+    `patched: ${PATCH_MARKER}`,
+    "catalog: 7.0.0",
+    "named catalog: 6.0.0",
+    "npm: alias override: 7.0.0",
+    "removed by override: absent",
+    ".pnpmfile.cjs: kind-of-added",
+    "onlyBuiltDependencies: ELF 64-bit LSB executable",
+    "negated glob: left-out",
+    "dot-directory workspace: 6.0.3",
+    `network postinstall: ${POSTINSTALL_WORDS}`,
+    "husky hooksPath: .husky/_",
+    `file: tarball: ${VENDORED_MARKER}`,
+    "status: []",
+  ],
+};
+
+/** The npm fixture's shapes: the dependency's postinstall built esbuild, the workspace and the tarball resolve. */
+export const NPM_SHAPE_CHECKS: ShapeChecks = {
+  script: [
+    "file -bL node_modules/esbuild/bin/esbuild | cut -d, -f1",
+    "node -p \"require('@npm-widgets/lib')('42')\"",
+    "(cd packages/lib && node -p \"require('vendored-thing')\")",
+    'echo "status: [$(git status --porcelain)]"',
+  ].join("\n"),
+  expected: ["ELF 64-bit LSB executable", "true", VENDORED_MARKER, "status: []"],
+};
