@@ -54,6 +54,21 @@ export function useEngineSession(): () => EngineSession {
   };
 }
 
+/**
+ * Runs fn; when it fails, the error carries the output of the engine steps that failed (the SDK's
+ * message names only an exit code, after a dump of object IDs, which is cut).
+ */
+export async function withFailedSteps<T>(session: EngineSession, fn: () => Promise<T>): Promise<T> {
+  const mark = session.log.mark();
+  try {
+    return await fn();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const cut = message.length > 1500 ? `${message.slice(0, 500)} … ${message.slice(-700)}` : message;
+    throw new Error(`${cut}\nfailed engine steps:\n${session.log.failedSteps(mark) || "(no step ended in ERROR in the engine's progress)"}`);
+  }
+}
+
 /** Runs a bash script as root in a Dagger container (no entry point); returns stdout. */
 export function inContainer(container: Container, script: string): Promise<string> {
   return container.withUser("root").withExec(["bash", "-c", script]).stdout();

@@ -26,7 +26,7 @@ import {
 } from "../image/fixture.js";
 import { sandboxFor } from "../support/engine-sandbox.js";
 import { daggerEngine } from "../support/dagger-engine.js";
-import { ENGINE_BASE_IMAGE, engineBuildArguments, inContainer, inDockerImage, useEngineSession } from "./engine-fixture.js";
+import { ENGINE_BASE_IMAGE, engineBuildArguments, inContainer, inDockerImage, useEngineSession, withFailedSteps } from "./engine-fixture.js";
 import { compareImages, describeTree, TREE_ROOTS, type ImageConfig } from "./image-compare.js";
 
 // Fails without an engine, unless SANDBOX_SKIP_ENGINE_TESTS=1 opts out (then the file is skipped).
@@ -46,8 +46,7 @@ describe.skipIf(!daggerEngine())("the module's build on the real engine", () => 
     repo = createFixtureRepo();
     filesDir = filesWithProcessTable(TEST_PROCESS_TABLE);
     sha = git(repo, ["rev-parse", "HEAD"]);
-    built = await sandboxFor(repo, filesDir, engineBuildArguments(`${TEST_IMAGES}/engine`)).build(sha, false, "main", COMMIT_TIME);
-    await built.sync();
+    built = await withFailedSteps(session(), async () => (await sandboxFor(repo, filesDir, engineBuildArguments(`${TEST_IMAGES}/engine`)).build(sha, false, "main", COMMIT_TIME)).sync());
   }, 1_800_000);
 
   describe("build on the engine", () => {
@@ -92,7 +91,7 @@ describe.skipIf(!daggerEngine())("the module's build on the real engine", () => 
       git(foreign, ["remote", "add", "origin", "git@github.com:acme/widgets.git"]);
       const foreignSha = git(foreign, ["rev-parse", "HEAD"]);
       const { sourceUrl: _sourceUrl, repoPath: _repoPath, ...fromOrigin } = engineBuildArguments(`${TEST_IMAGES}/engine-foreign`);
-      const container = await sandboxFor(foreign, filesDir, fromOrigin).build(foreignSha, false, "main", COMMIT_TIME);
+      const container = await withFailedSteps(session(), async () => (await sandboxFor(foreign, filesDir, fromOrigin).build(foreignSha, false, "main", COMMIT_TIME)).sync());
       const out = await container.withExec(["bash", "-c", "pwd && git remote get-url origin && git rev-parse HEAD && git status --porcelain"]).stdout();
       expect(out).toBe(`/home/iterate/src/github.com/acme/widgets\nhttps://github.com/acme/widgets\n${foreignSha}\n`);
       const labels = Object.fromEntries((await Promise.all((await container.labels()).map(async (l) => [await l.name(), await l.value()]))) as [string, string][]);

@@ -84,6 +84,15 @@ export class SessionLog extends Writable {
   since(mark: number): string {
     return this.text().slice(mark);
   }
+  /**
+   * Every line of the steps that ended in ERROR since `mark` (the plain progress prefixes each line
+   * with its step's number): the failing command's own output, which the SDK's error leaves out.
+   */
+  failedSteps(mark = 0): string {
+    const lines = this.since(mark).replace(/\x1b\[[0-9;]*m/g, "").split("\n");
+    const failed = new Set(lines.flatMap((line) => /^(\d+)\s*:.*\bERROR\b/.exec(line)?.[1] ?? []));
+    return lines.filter((line) => failed.has(/^(\d+)\s*:/.exec(line)?.[1] ?? "")).slice(-300).join("\n");
+  }
 }
 
 export interface EngineSession {
