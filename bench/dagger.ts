@@ -37,6 +37,8 @@ export interface DaggerRun {
   steps: number;
   ran: string[];
   cached: string[];
+  /** Each RUN step that ran, with the longest time the engine reported for it, slowest first. */
+  stepSeconds: Array<{ command: string; seconds: number }>;
   /** The largest "downloaded N" pnpm printed, or null when pnpm did not run. */
   downloaded: number | null;
 }
@@ -141,30 +143,36 @@ function runInstructions(dockerfile: string): number {
  * a withExec; test/engine/module-build.test.ts reads it the same way). A build the engine answers
  * from its cache as a whole shows no withExec at all.
  */
-export function parseEngineProgress(progress: string): Pick<DaggerRun, "ran" | "cached" | "downloaded"> {
+export function parseEngineProgress(progress: string): Pick<DaggerRun, "ran" | "cached" | "stepSeconds" | "downloaded"> {
   const commands = new Map<string, string>();
   const statuses = new Map<string, Set<string>>();
+  const durations = new Map<string, number>();
   let downloaded: number | null = null;
   for (const line of strip(progress).split("\n")) {
     const title = /^(\d+)\s*:[\s┆]*withExec (.*)$/.exec(line);
     if (title) commands.set(title[1] as string, (title[2] as string).replace(/\s+/g, " ").slice(0, 100));
-    const end = /^(\d+)\s*:[\s┆]*Container\.withExec (DONE|CACHED|ERROR)\b/.exec(line);
+    const end = /^(\d+)\s*:[\s┆]*Container\.withExec (DONE|CACHED|ERROR)\b(?: \[(?:(\d+)m)?([\d.]+)s\])?/.exec(line);
     if (end) {
-      const set = statuses.get(end[1] as string) ?? new Set<string>();
+      const vertex = end[1] as string;
+      const set = statuses.get(vertex) ?? new Set<string>();
       set.add(end[2] as string);
-      statuses.set(end[1] as string, set);
+      statuses.set(vertex, set);
+      // A step's end is printed more than once (once per span that shows it); the longest is its run.
+      const seconds = Number(end[3] ?? 0) * 60 + Number(end[4] ?? 0);
+      durations.set(vertex, Math.max(durations.get(vertex) ?? 0, seconds));
     }
     for (const m of line.matchAll(/downloaded (\d+)/g)) downloaded = Math.max(downloaded ?? 0, Number(m[1]));
   }
-  const ran = new Set<string>();
+  const ran = new Map<string, number>();
   const cached = new Set<string>();
   for (const [vertex, command] of commands) {
     const status = statuses.get(vertex) ?? new Set<string>();
-    if (status.has("DONE")) ran.add(command);
+    if (status.has("DONE")) ran.set(command, Math.max(ran.get(command) ?? 0, durations.get(vertex) ?? 0));
     else if (status.has("CACHED")) cached.add(command);
   }
-  for (const command of ran) cached.delete(command);
-  return { ran: [...ran], cached: [...cached], downloaded };
+  for (const command of ran.keys()) cached.delete(command);
+  const stepSeconds = [...ran].map(([command, seconds]) => ({ command, seconds })).sort((x, y) => y.seconds - x.seconds);
+  return { ran: [...ran.keys()], cached: [...cached], stepSeconds, downloaded };
 }
 
 /** `dagger call build --sha <HEAD> --branch main --created <commit time> sync`, timed from the host. */

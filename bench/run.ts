@@ -408,7 +408,10 @@ function daggerDetails(d: DaggerResults, builds: BuildPhase | undefined): string
     const last = runs.at(-1);
     if (!last) continue;
     const list = last.ran.length > 0 && last.ran.length < 8 ? ` (${last.ran.join("; ")})` : "";
-    lines.push(`dagger ${label}: ran ${last.ran.length} of ${last.steps} RUN steps${list}${last.downloaded === null ? "" : `, pnpm downloaded ${last.downloaded} package(s)`}`);
+    const slowest = (last.stepSeconds ?? []).slice(0, 4).map((s) => `${s.command.replace(/^\/bin\/(ba)?sh (-o pipefail )?-c /, "")} ${formatSeconds(s.seconds)}`);
+    lines.push(
+      `dagger ${label}: ran ${last.ran.length} of ${last.steps} RUN steps${list}${last.downloaded === null ? "" : `, pnpm downloaded ${last.downloaded} package(s)`}${slowest.length > 0 ? `; the longest as the engine reported them: ${slowest.join("; ")}` : ""}`,
+    );
   }
   lines.push(
     `dagger, where the time goes (medians; session start / directories loaded, build evaluated and synced / session end): ${kinds
