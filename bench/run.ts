@@ -181,11 +181,18 @@ interface PushPhase {
   ours: { a: PushMeasure; b: PushMeasure };
   naive: { a: PushMeasure; b: PushMeasure };
   /** Layers (uncompressed, from the local image) that differ between A and B. */
-  changedLayers: { ours: Array<{ step: string; bytes: number }>; naive: Array<{ step: string; bytes: number }> };
+  changedLayers: { ours: ChangedLayer[]; naive: ChangedLayer[] };
+}
+
+/** A layer of B that A lacks: the step that made it (shortened for the report, and in full) and its size. */
+interface ChangedLayer {
+  step: string;
+  command: string;
+  bytes: number;
 }
 
 /** The layers of `b` that `a` lacks, each with its size and the step that made it (docker history). */
-async function changedLayers(a: string, b: string): Promise<Array<{ step: string; bytes: number }>> {
+async function changedLayers(a: string, b: string): Promise<ChangedLayer[]> {
   const layers = async (ref: string) => z.array(z.string()).parse(JSON.parse((await docker(["image", "inspect", "--format", "{{json .RootFS.Layers}}", ref])).stdout));
   const before = new Set(await layers(a));
   const after = await layers(b);
@@ -195,7 +202,10 @@ async function changedLayers(a: string, b: string): Promise<Array<{ step: string
   const withLayers = history
     .map((line) => ({ bytes: Number(line.split("\t")[0]), step: (line.split("\t")[1] ?? "").replace(/\s+/g, " ") }))
     .filter((h) => /^(COPY|ADD|RUN)|\/bin\/(ba)?sh -c (?!#\(nop\))/.test(h.step) || h.bytes > 0);
-  return withLayers.slice(0, changed).map((h) => ({ step: h.step.replace(/^RUN \|\d+ [^ ]+( [^ ]+=\S*)* /, "RUN ").slice(0, 90), bytes: h.bytes }));
+  return withLayers.slice(0, changed).map((h) => {
+    const command = h.step.replace(/^RUN \|\d+ [^ ]+( [^ ]+=\S*)* /, "RUN ");
+    return { step: command.slice(0, 90), command, bytes: h.bytes };
+  });
 }
 
 async function pushPhase(builds: BuildPhase): Promise<PushPhase> {
@@ -279,7 +289,8 @@ const MB5 = 5 * 1024 * 1024;
 
 function pushRows(p: PushPhase, sizes: { ours: number; naive: number; base: number }): Row[] {
   const bytes = p.ours.b.uploadedBytes + p.ours.b.manifestBytes;
-  const perCommit = p.changedLayers.ours.every((l) => /source\/|git\/|git-checkout\.sh|deps\.sh after-source/.test(l.step));
+  // The full command: the shortened one can end before the script's argument (`deps.sh after-source`).
+  const perCommit = p.changedLayers.ours.every((l) => /source\/|git\/|git-checkout\.sh|deps\.sh after-source/.test(l.command));
   return [
     {
       group: "push",
