@@ -81,9 +81,18 @@ export async function pushAndMeasure(source: string, repository: string, tag: st
   const ref = `${REGISTRY}/${repository}:${tag}`;
   await docker(["tag", source, ref]);
   onCleanup(`local tag ${ref}`, async () => void (await tryDocker(["image", "rm", ref])));
+  return measurePush(repository, tag, async () => void (await docker(["push", ref])));
+}
+
+/**
+ * Runs `push` (any client that pushes REGISTRY/repository:tag: docker push, the Dagger module's
+ * publish) and reads what the registry logged for the repository meanwhile; `seconds` is push's.
+ */
+export async function measurePush(repository: string, tag: string, push: () => Promise<void>): Promise<PushMeasure> {
+  const ref = `${REGISTRY}/${repository}:${tag}`;
   const offset = statSync(REGISTRY_LOG).size;
   const start = now();
-  await docker(["push", ref]);
+  await push();
   const seconds = (now() - start) / 1000;
   await new Promise((resolve) => setTimeout(resolve, 300)); // the log line of the last request
   const lines = readFrom(REGISTRY_LOG, offset).split("\n");

@@ -2,11 +2,13 @@
  * Benchmarks: the image build cache, the push and the dev sync, side by side with the naive way,
  * with the real Docker engine (BuildKit) and the local registry. See BENCHMARKS.md.
  *
- *   npm run bench [-- --quick] [--only build,push,sync,cli,cache] [--keep] [--verbose] [--out DIR]
+ *   npm run bench [-- --quick] [--only build,push,sync,cli,cache,dagger] [--keep] [--verbose] [--out DIR]
  *
  * Phases: build (cold, no change, one-file commit, lockfile change; ours and the naive baseline
  * interleaved, alternating which goes first), push (the second of two consecutive commits), sync
- * (20,000 files) and cli. Everything it makes is removed at the end (--keep leaves it).
+ * (20,000 files), cli, cache (fresh runners) and, only when asked for, dagger (the same builds and
+ * push through the Dagger module on a real Dagger engine, after the build phase). Everything it
+ * makes is removed at the end (--keep leaves it), except what stays in the Dagger engine's cache.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -18,6 +20,7 @@ import { namespacedSandboxFiles, trackCacheMounts } from "./build-cache.js";
 import { buildNaive, buildOurs, checkSameTools, imageSize, type BuildRun } from "./builds.js";
 import { cleanupAll, cleanupOnSignals } from "./cleanup.js";
 import { benchCli, type CliResults } from "./cli-timing.js";
+import { benchDagger, type DaggerResults, type DaggerRun } from "./dagger.js";
 import { benchRegistryCache, type RegistryCacheResults } from "./registry-cache.js";
 import { commitLockfileChange, commitOneFileChange, createMonorepo, createSyncRepo, EDITED_FILE, EXTRA_DEPENDENCIES, git, lockfile, lockfilePackageCount, tempDir, type Monorepo } from "./fixture.js";
 import { BASE_IMAGE, docker, load1, log, REGISTRY, REGISTRY_LOG } from "./proc.js";
@@ -26,8 +29,10 @@ import { markdownList, markdownTable, ratio, type Row } from "./report.js";
 import { formatBytes, formatSeconds, summarize } from "./stats.js";
 import { BEFORE_COMMIT, benchSync, type SyncResults } from "./sync.js";
 
-const PHASES = ["build", "push", "sync", "cli", "cache"] as const;
+const PHASES = ["build", "push", "sync", "cli", "cache", "dagger"] as const;
 type Phase = (typeof PHASES)[number];
+/** Without --only: every phase but dagger, which needs a Dagger engine (scripts/dagger-engine-setup.sh). */
+const DEFAULT_PHASES: readonly Phase[] = ["build", "push", "sync", "cli", "cache"];
 
 const { values: flags } = parseArgs({
   options: {
@@ -43,16 +48,17 @@ const { values: flags } = parseArgs({
 
 if (flags.help) {
   process.stdout.write(
-    "usage: npm run bench -- [--quick] [--runs cold=3,noChange=5,...] [--only build,push,sync,cli,cache] [--keep] [--verbose] [--out DIR]\n" +
+    "usage: npm run bench -- [--quick] [--runs cold=3,noChange=5,...] [--only build,push,sync,cli,cache,dagger] [--keep] [--verbose] [--out DIR]\n" +
       "  --quick    fewer runs (about a third of the time)\n  --runs     override run counts: cold, noChange, oneFile, lockfile, syncFirst, sync, cli, freshRunner\n" +
-      "  --only     run only these phases (push implies build; cache: fresh-runner rebuilds with and without the registry cache)\n  --keep     leave containers, images, registry tags and temp dirs in place\n" +
+      "  --only     run only these phases (push implies build; cache: fresh-runner rebuilds with and without the registry cache;\n" +
+      "             dagger: the builds and the push through the Dagger module on a real engine, only when named)\n  --keep     leave containers, images, registry tags and temp dirs in place\n" +
       "  --verbose  stream BuildKit's output\n  --out      where the results (.md, .json) go (default: $TMPDIR/iterate-sandbox-bench/results)\n",
   );
   process.exit(0);
 }
 
 const phases = new Set<Phase>();
-for (const name of (flags.only ?? PHASES.join(",")).split(",").map((p) => p.trim()).filter(Boolean)) {
+for (const name of (flags.only ?? DEFAULT_PHASES.join(",")).split(",").map((p) => p.trim()).filter(Boolean)) {
   if (!(PHASES as readonly string[]).includes(name)) {
     process.stderr.write(`bench: --only '${name}' is not a phase; phases: ${PHASES.join(", ")}\n`);
     process.exit(2);
@@ -175,11 +181,18 @@ interface PushPhase {
   ours: { a: PushMeasure; b: PushMeasure };
   naive: { a: PushMeasure; b: PushMeasure };
   /** Layers (uncompressed, from the local image) that differ between A and B. */
-  changedLayers: { ours: Array<{ step: string; bytes: number }>; naive: Array<{ step: string; bytes: number }> };
+  changedLayers: { ours: ChangedLayer[]; naive: ChangedLayer[] };
+}
+
+/** A layer of B that A lacks: the step that made it (shortened for the report, and in full) and its size. */
+interface ChangedLayer {
+  step: string;
+  command: string;
+  bytes: number;
 }
 
 /** The layers of `b` that `a` lacks, each with its size and the step that made it (docker history). */
-async function changedLayers(a: string, b: string): Promise<Array<{ step: string; bytes: number }>> {
+async function changedLayers(a: string, b: string): Promise<ChangedLayer[]> {
   const layers = async (ref: string) => z.array(z.string()).parse(JSON.parse((await docker(["image", "inspect", "--format", "{{json .RootFS.Layers}}", ref])).stdout));
   const before = new Set(await layers(a));
   const after = await layers(b);
@@ -189,7 +202,10 @@ async function changedLayers(a: string, b: string): Promise<Array<{ step: string
   const withLayers = history
     .map((line) => ({ bytes: Number(line.split("\t")[0]), step: (line.split("\t")[1] ?? "").replace(/\s+/g, " ") }))
     .filter((h) => /^(COPY|ADD|RUN)|\/bin\/(ba)?sh -c (?!#\(nop\))/.test(h.step) || h.bytes > 0);
-  return withLayers.slice(0, changed).map((h) => ({ step: h.step.replace(/^RUN \|\d+ [^ ]+( [^ ]+=\S*)* /, "RUN ").slice(0, 90), bytes: h.bytes }));
+  return withLayers.slice(0, changed).map((h) => {
+    const command = h.step.replace(/^RUN \|\d+ [^ ]+( [^ ]+=\S*)* /, "RUN ");
+    return { step: command.slice(0, 90), command, bytes: h.bytes };
+  });
 }
 
 async function pushPhase(builds: BuildPhase): Promise<PushPhase> {
@@ -273,7 +289,8 @@ const MB5 = 5 * 1024 * 1024;
 
 function pushRows(p: PushPhase, sizes: { ours: number; naive: number; base: number }): Row[] {
   const bytes = p.ours.b.uploadedBytes + p.ours.b.manifestBytes;
-  const perCommit = p.changedLayers.ours.every((l) => /source\/|git\/|git-checkout\.sh|deps\.sh after-source/.test(l.step));
+  // The full command: the shortened one can end before the script's argument (`deps.sh after-source`).
+  const perCommit = p.changedLayers.ours.every((l) => /source\/|git\/|git-checkout\.sh|deps\.sh after-source/.test(l.command));
   return [
     {
       group: "push",
@@ -332,6 +349,106 @@ function cacheRows(c: RegistryCacheResults): Row[] {
   ];
 }
 
+/** The Dagger path's rows; the baseline is the naive build of the same run (when the build phase ran). */
+function daggerRows(d: DaggerResults, builds: BuildPhase | undefined, push: PushPhase | undefined): Row[] {
+  const secs = (runs: DaggerRun[]) => runs.map((r) => r.seconds);
+  const naive = (runs: BuildRun[] | undefined) => (runs && runs.length > 0 ? { baseline: { label: "naive", values: seconds(runs) } } : {});
+  const rows: Row[] = [];
+  if (d.cold.length > 0) rows.push({ group: "dagger", figure: "Dagger path: cold build", unit: "s", ours: secs(d.cold), ...naive(builds?.cold.naive), targets: [] });
+  if (d.noChange.length > 0) {
+    const rebuilt = d.noChange.filter((r) => r.ran.length > 0);
+    rows.push({
+      group: "dagger",
+      figure: "Dagger path: rebuild, no change",
+      unit: "s",
+      ours: secs(d.noChange),
+      ...naive(builds?.noChange.naive),
+      targets: [
+        {
+          text: "every RUN step from cache",
+          met: rebuilt.length === 0,
+          ...(rebuilt.length > 0 && { detail: `${rebuilt.length} of ${d.noChange.length} runs re-ran ${[...new Set(rebuilt.flatMap((r) => r.ran))].join(", ")}` }),
+        },
+      ],
+    });
+  }
+  if (d.oneFile.length > 0) {
+    const depSteps = d.oneFile.flatMap((r) => r.ran.filter((s) => /deps\.sh (package-manager|fetch|install)\b|npm ci|apt-get/.test(s)));
+    const downloads = d.oneFile.map((r) => r.downloaded ?? 0).reduce((x, y) => Math.max(x, y), 0);
+    rows.push({
+      group: "dagger",
+      figure: "Dagger path: rebuild, one-file commit",
+      unit: "s",
+      ours: secs(d.oneFile),
+      ...naive(builds?.oneFile.naive),
+      targets: [{ text: "no dependency download", met: depSteps.length === 0 && downloads === 0, ...(depSteps.length > 0 && { detail: depSteps.join(", ") }) }],
+    });
+  }
+  if (d.lockfile.length > 0) rows.push({ group: "dagger", figure: "Dagger path: rebuild, lockfile change (+1 dependency)", unit: "s", ours: secs(d.lockfile), ...naive(builds?.lockfile.naive), targets: [] });
+  if (d.push) {
+    const bytes = d.push.b.push.uploadedBytes + d.push.b.push.manifestBytes;
+    rows.push({
+      group: "dagger",
+      figure: "Dagger path: bytes uploaded, second of two consecutive commits (one source file changed; the module's publish)",
+      unit: "bytes",
+      ours: [bytes],
+      ...(push && { baseline: { label: "naive", values: [push.naive.b.uploadedBytes + push.naive.b.manifestBytes] } }),
+      targets: [{ text: "< 5 MB", met: bytes < MB5 }],
+    });
+    rows.push({
+      group: "dagger",
+      figure: "Dagger path: the module's publish of that commit, end to end (session, build from cache, push, smoke checks, verify)",
+      unit: "s",
+      ours: [d.push.b.seconds],
+      targets: [],
+    });
+  }
+  return rows;
+}
+
+function daggerDetails(d: DaggerResults, builds: BuildPhase | undefined): string[] {
+  const median = (values: number[]) => (values.length > 0 ? formatSeconds(summarize(values).median) : "—");
+  const kinds = [
+    ["cold", d.cold, builds?.cold.ours],
+    ["no change", d.noChange, builds?.noChange.ours],
+    ["one-file commit", d.oneFile, builds?.oneFile.ours],
+    ["lockfile change", d.lockfile, builds?.lockfile.ours],
+  ] as const;
+  const lines: string[] = [];
+  for (const [label, runs] of kinds) {
+    const last = runs.at(-1);
+    if (!last) continue;
+    const list = last.ran.length > 0 && last.ran.length < 8 ? ` (${last.ran.join("; ")})` : "";
+    const slowest = (last.stepSeconds ?? []).slice(0, 4).map((s) => `${s.command.replace(/^\/bin\/(ba)?sh (-o pipefail )?-c /, "")} ${formatSeconds(s.seconds)}`);
+    lines.push(
+      `dagger ${label}: ran ${last.ran.length} of ${last.steps} RUN steps${list}${last.downloaded === null ? "" : `, pnpm downloaded ${last.downloaded} package(s)`}${slowest.length > 0 ? `; the longest as the engine reported them: ${slowest.join("; ")}` : ""}`,
+    );
+  }
+  lines.push(
+    `dagger, where the time goes (medians; session start / directories loaded, build evaluated and synced / session end): ${kinds
+      .filter(([, runs]) => runs.length > 0)
+      .map(([label, runs]) => `${label} ${median(runs.map((r) => r.parts.open))} / ${median(runs.map((r) => r.parts.build))} / ${median(runs.map((r) => r.parts.close))}`)
+      .join("; ")}`,
+  );
+  const versus = kinds
+    .filter(([, runs, cli]) => runs.length > 0 && cli && cli.length > 0)
+    .map(([label, runs, cli]) => {
+      const r = summarize(runs.map((x) => x.seconds)).median / summarize(seconds(cli as BuildRun[])).median;
+      return `${label} ${r >= 1 ? `${r.toFixed(1)}× slower` : `${(1 / r).toFixed(1)}× faster`} (${median(runs.map((x) => x.seconds))} against ${median(seconds(cli as BuildRun[]))})`;
+    });
+  if (versus.length > 0) lines.push(`Dagger path against the CLI path (ours), medians of the same run: ${versus.join("; ")}`);
+  if (d.push) {
+    const { a, b } = d.push;
+    lines.push(
+      `dagger publish of commit B, from the registry log: ${b.push.uploadedBlobs} blob(s) uploaded (${formatBytes(b.push.uploadedBytes)}; the upload tokens say ${formatBytes(b.push.receivedBytes)} received), ${b.push.mountedBlobs} mounted, manifest ${b.push.manifestBytes} B; the image in the registry ${formatBytes(b.push.manifest.blobs.reduce((sum, x) => sum + x.size, 0))} compressed, ${b.push.manifest.blobs.length} blobs`,
+      `dagger publish of commit A to a new repository: ${formatBytes(a.push.uploadedBytes)} in ${a.push.uploadedBlobs} blob(s) uploaded, ${a.push.mountedBlobs} mounted from other repositories, ${formatSeconds(a.seconds)} end to end`,
+    );
+  }
+  if (d.addedDependencies.length > 0) lines.push(`dagger lockfile changes added ${d.addedDependencies.join(", ")}`);
+  lines.push(...d.notes.map((n) => `dagger: ${n}`));
+  return lines;
+}
+
 function syncRows(s: SyncResults): Row[] {
   const median = (values: number[]) => summarize(values).median;
   const under = (values: number[], limit: number) => ({
@@ -367,7 +484,7 @@ async function preflight(): Promise<void> {
   } catch {
     throw new Error(`the base image ${BASE_IMAGE} is missing, or no Docker engine answers: run scripts/test-setup.sh (and source scripts/test-env.sh)`);
   }
-  if (phases.has("push") || phases.has("cache")) {
+  if (phases.has("push") || phases.has("cache") || phases.has("dagger")) {
     const answer = await fetch(`http://${REGISTRY}/v2/`).catch((error: unknown) => error);
     if (!(answer instanceof Response) || !answer.ok) throw new Error(`no registry answers at http://${REGISTRY}/v2/: run scripts/test-setup.sh`);
   }
@@ -403,8 +520,9 @@ async function main(): Promise<void> {
     );
   }
 
+  let push: PushPhase | undefined;
   if (phases.has("push") && builds) {
-    const push = await pushPhase(builds);
+    push = await pushPhase(builds);
     const sizes = { ours: await imageSize(builds.b.ours.tag), naive: await imageSize(builds.b.naive.tag), base: await imageSize(BASE_IMAGE) };
     rows.push(...pushRows(push, sizes));
     json.push = { ...push, sizes };
@@ -415,6 +533,24 @@ async function main(): Promise<void> {
       `layers that differ between A and B (uncompressed): ours ${push.changedLayers.ours.map((l) => `${l.step} ${formatBytes(l.bytes)}`).join("; ")}; naive ${push.changedLayers.naive.length} layers, ${formatBytes(push.changedLayers.naive.reduce((s, l) => s + l.bytes, 0))}`,
       `first push of commit A to a new repository: ours ${formatBytes(push.ours.a.uploadedBytes)} uploaded in ${formatSeconds(push.ours.a.seconds)} (${push.ours.a.mountedBlobs} blob(s) mounted from other repositories), naive ${formatBytes(push.naive.a.uploadedBytes)} in ${formatSeconds(push.naive.a.seconds)} (${push.naive.a.mountedBlobs} mounted); base image ${formatBytes(sizes.base)} uncompressed`,
     );
+  }
+
+  if (phases.has("dagger")) {
+    const dagger: DaggerResults = { cold: [], noChange: [], oneFile: [], lockfile: [], addedDependencies: [], notes: [] };
+    const runs = { cold: RUNS.cold, noChange: RUNS.noChange, oneFile: RUNS.oneFile, lockfile: RUNS.lockfile };
+    try {
+      await benchDagger({ runId, runs, push: true, echo: flags.verbose, noteLoad: () => noteLoad("dagger") }, dagger);
+    } catch (error) {
+      // What was measured before the failure is still reported, and so are the other phases.
+      const message = error instanceof Error ? error.message : String(error);
+      log(`dagger phase failed: ${message}`);
+      dagger.notes.push(`the phase stopped with an error: ${message.split("\n")[0]?.slice(0, 600) ?? ""}`);
+      process.exitCode = 1;
+    }
+    noteLoad("dagger");
+    rows.push(...daggerRows(dagger, builds, push));
+    json.dagger = dagger;
+    details.push(...daggerDetails(dagger, builds));
   }
 
   if (phases.has("sync")) {
