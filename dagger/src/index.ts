@@ -136,7 +136,7 @@ export class Sandbox {
   /** The sandbox image, built from sandbox/Dockerfile with the shared build spec. Lazy: chain export-image, publish, terminal… */
   @func()
   async build(sha = "", dirty = false, branch = "", created = ""): Promise<Container> {
-    const commit = await this.commitOrHead(sha);
+    const commit = await this.headCommit(sha);
     return this.buildFromSpec(await this.spec(commit, dirty, branch, "local", created || UNKNOWN_CREATED, false, true));
   }
 
@@ -160,6 +160,7 @@ export class Sandbox {
     // Wrong credentials fail here, before anything is built or pushed. A dry run without credentials
     // has nothing to prove to the registry, so `dagger check` needs none.
     if (!dryRun || credentials) await client.checkAccess(this.settings().image.repository, "push");
+    await this.headCommit(sha);
     const config = await this.config();
     const spec = this.specWith(config, sha, dirty, branch, "publish", created || UNKNOWN_CREATED, shortSha, allowDirty);
     let container = await this.buildFromSpec(spec);
@@ -257,7 +258,7 @@ export class Sandbox {
   /** Load the image into the local Docker engine as :local and :sha-<sha>[-dirty]; returns the names. */
   @func({ cache: "session" })
   async load(sha = "", dirty = false, branch = "", created = ""): Promise<string[]> {
-    const commit = await this.commitOrHead(sha);
+    const commit = await this.headCommit(sha);
     const spec = await this.spec(commit, dirty, branch, "local", created || UNKNOWN_CREATED, false, true);
     const container = await this.buildFromSpec(spec);
     for (const address of spec.addresses) await exportImage(container, address);
@@ -268,7 +269,7 @@ export class Sandbox {
   @func()
   @check()
   async publishDryRun(): Promise<void> {
-    const sha = await this.commitOrHead("");
+    const sha = await this.headCommit("");
     await this.publish(sha, false, false, this.settings().mainBranch, "", false, "", undefined, true);
   }
 
@@ -311,8 +312,16 @@ export class Sandbox {
     return buildSpecFor({ git: { sha, dirty, branch: branch || null }, config, purpose, created, shortSha, allowDirty });
   }
 
-  private async commitOrHead(sha: string): Promise<string> {
-    return sha || (await this.gitRepo.asGit().head().commit());
+  /**
+   * The commit to build: the checkout's HEAD. The module builds the working tree it was given, so a
+   * sha that is not HEAD would label HEAD's files as that commit; it is refused, naming HEAD.
+   */
+  private async headCommit(sha: string): Promise<string> {
+    const head = await this.gitRepo.asGit().head().commit();
+    if (sha && sha.toLowerCase() !== head.toLowerCase()) {
+      throw new InputError("--sha", sha, `the checkout's HEAD, ${head} (the module builds the working tree it is given: check out ${sha} first, or leave --sha out)`);
+    }
+    return head;
   }
 
   /** The build context: source/, files/ and git/ (see CONTEXT_LAYOUT), assembled exactly as the CLI does. */

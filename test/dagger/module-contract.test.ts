@@ -18,10 +18,13 @@ const REPO = "ghcr.io/iterate/sandbox";
 let rec: DaggerRecorder;
 beforeAll(async () => {
   rec = await DaggerRecorder.start();
-  rec.headSha = HEAD_SHA;
 });
 afterAll(() => rec.close());
-beforeEach(() => rec.reset());
+// The checkout is at the commit the tests build, as a CI checkout is; tests of HEAD move it.
+beforeEach(() => {
+  rec.reset();
+  rec.headSha = SHA;
+});
 
 /** Runs `fn` connected to the recorder and hands back its result. */
 async function inSession<T>(fn: () => Promise<T>): Promise<T> {
@@ -83,9 +86,10 @@ describe("build", () => {
     return rec.chainOf(id);
   }
 
-  test("is lazy: until the caller asks for a result it only reads the checkout's identity, and nothing when that is given", async () => {
+  test("is lazy: until the caller asks for a result it only reads HEAD and the checkout's identity (HEAD alone when the identity is given)", async () => {
     await inSession(() => sandbox().build(SHA));
     expect(rec.requests.map((request) => DaggerRecorder.describe(request.resolved.slice(-1)))).toEqual([
+      "commit({})",
       'exists({"path":".git/config","expectedType":"REGULAR_TYPE"})',
       'exists({"path":"package.json","expectedType":"REGULAR_TYPE"})',
       'contents({})',
@@ -93,7 +97,8 @@ describe("build", () => {
     ]);
     rec.reset();
     await inSession(() => sandbox({ sourceUrl: "https://github.com/iterate/iterate", repoPath: "/home/iterate/src/iterate" }).build(SHA));
-    expect(rec.bodies).toEqual([]);
+    expect(rec.leaves("commit")).toHaveLength(1);
+    expect(rec.requests).toHaveLength(1);
   });
 
   describe("the repository's identity comes from the checkout's origin, as in the CLI", () => {
@@ -224,8 +229,18 @@ describe("build", () => {
   });
 
   test("without a sha builds the HEAD commit", async () => {
+    rec.headSha = HEAD_SHA;
     const chain = await builtChain();
     expect(argsOf(chain, "dockerBuild")[0]?.["buildArgs"]).toContainEqual({ name: "GIT_SHA", value: HEAD_SHA });
+  });
+
+  test("refuses a sha that is not the checkout's HEAD, naming HEAD, before anything is built", async () => {
+    rec.headSha = HEAD_SHA;
+    const attempt = inSession(async () => (await sandbox().build(SHA)).id());
+    await expect(attempt).rejects.toThrow(InputError);
+    await expect(attempt).rejects.toThrow(`the checkout's HEAD, ${HEAD_SHA}`);
+    expect(rec.leaves("id")).toEqual([]);
+    expect(rec.calls("dockerBuild")).toEqual([]);
   });
 
   test("passes extra CA certificates as the build secret extra-ca-certs", async () => {

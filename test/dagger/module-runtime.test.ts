@@ -32,6 +32,7 @@ beforeAll(async () => {
 afterAll(() => Promise.all([rec.close(), registry.close(), daytona.close()]));
 beforeEach(() => {
   rec.reset();
+  rec.headSha = SHA;
   // The engine's push lands in the stub; the image passes its smoke checks.
   rec.publishAnswer = (address, object) => {
     const ref = parseImageRef(address);

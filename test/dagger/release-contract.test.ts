@@ -39,7 +39,6 @@ const timeline: string[] = [];
 
 beforeAll(async () => {
   rec = await DaggerRecorder.start();
-  rec.headSha = HEAD_SHA;
   registry = await RegistryStub.start({ timeline });
   authRegistry = await RegistryStub.start({ timeline, credentials: { username: USERNAME, password: PASSWORD } });
 });
@@ -51,6 +50,8 @@ let repository: string;
 let stderr: string[];
 beforeEach(() => {
   rec.reset();
+  // The checkout is at the commit the tests publish, as a CI checkout is.
+  rec.headSha = SHA;
   registry.resetRequests();
   authRegistry.resetRequests();
   timeline.length = 0;
@@ -272,6 +273,15 @@ describe("publish", () => {
     expect(registry.requests).toEqual([]);
   });
 
+  test("refuses a sha that is not the checkout's HEAD before anything is built or pushed", async () => {
+    rec.headSha = HEAD_SHA;
+    const attempt = inSession(() => sandbox().publish(SHA, false, false, "main", CREATED));
+    await expect(attempt).rejects.toThrow(`--sha="${SHA}" is not valid: expected the checkout's HEAD, ${HEAD_SHA}`);
+    expect(rec.calls("dockerBuild")).toEqual([]);
+    expect(rec.leaves("publish")).toEqual([]);
+    expect(registry.requests.filter((request) => request.method !== "GET" && request.method !== "HEAD")).toEqual([]);
+  });
+
   test("dryRun with credentials proves them and builds what the real run would, then stops before the first push", async () => {
     const result = await inSession(() => sandbox(authRegistry).publish(SHA, false, false, "main", CREATED, false, USERNAME, password(), true));
     const image = `${authRegistry.address}/${repository}`;
@@ -292,6 +302,7 @@ describe("publish", () => {
   });
 
   test("the publishDryRun check builds HEAD of the main branch and pushes nothing", async () => {
+    rec.headSha = HEAD_SHA;
     await inSession(() => sandbox().publishDryRun());
     expect(rec.leaves("publish")).toEqual([]);
     expect(registry.requests).toEqual([]);
