@@ -8,6 +8,7 @@ import { dag, type DirectoryID, type FileID } from "@dagger.io/dagger";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { Sandbox } from "../../dagger/src/index.js";
 import { InputError } from "../../dagger/src/rules/index.js";
+import { exportImage } from "../../dagger/src/export-image.js";
 import { DaggerRecorder, type FieldCall } from "../support/dagger-recorder.js";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
@@ -260,6 +261,14 @@ describe("load", () => {
     expect(names).toEqual(expected);
     expect(rec.leaves("exportImage").map((call) => call.args)).toEqual(expected.map((name) => ({ name })));
     for (const chain of rec.chainsEndingIn("exportImage")) expect(argsOf(chain, "dockerBuild")).toHaveLength(1);
+  });
+
+  test("an export that does not finish within its deadline is aborted, naming the image and the likely causes", async () => {
+    // The recorder withholds the answer (it waits for a second export that never comes).
+    rec.requireConcurrent("exportImage", 2, 5_000);
+    const attempt = inSession(async () => exportImage(await sandbox().build(SHA, false, "main", CREATED), `${REPO}:local`, 200));
+    await expect(attempt).rejects.toThrow(`exporting ${REPO}:local into the local image store did not finish within 200 ms`);
+    expect(rec.leaves("exportImage")).toHaveLength(1);
   });
 
   test("exports a dirty tree as :sha-<sha>-dirty and :local", async () => {
