@@ -205,11 +205,11 @@ cli_version="$("$cli" version 2>/dev/null | awk '{ print $2 }')"
 base_id="$("$DOCKER" image inspect -f '{{.Id}}' "$SANDBOX_TEST_BASE_IMAGE")"
 
 # Build context in a temp dir: the Dockerfile, the entry point, the engine
-# config, the host CA bundle and the binaries.
+# config and the binaries. The host CA bundle is a build secret (see the
+# Dockerfile), so its hash goes into the image key below.
 context="$(mktemp -d)"
 trap 'rm -rf "$context"' EXIT
 cp "$module_dir/image/Dockerfile" "$module_dir/image/entrypoint.sh" "$context/"
-cp "$SANDBOX_TEST_CA_BUNDLE" "$context/ca-bundle.crt"
 mkdir -p "$context/bin"
 cp -l "$bin_dir"/dagger-engine "$bin_dir"/dagger-init "$bin_dir"/dial-stdio "$bin_dir"/runc "$context/bin/" 2>/dev/null \
   || cp "$bin_dir"/dagger-engine "$bin_dir"/dagger-init "$bin_dir"/dial-stdio "$bin_dir"/runc "$context/bin/"
@@ -220,7 +220,7 @@ jq -n --args '{registries: ($ARGS.positional | map({key: ., value: {http: true}}
   "${registries[@]}" >"$context/engine.json"
 
 image_key="$(
-  { printf 'base %s\n' "$base_id"; cd "$context" && find . -type f -print0 | sort -z | xargs -0 sha256sum; } \
+  { printf 'base %s\nca %s\n' "$base_id" "$(sha256sum <"$SANDBOX_TEST_CA_BUNDLE")"; cd "$context" && find . -type f -print0 | sort -z | xargs -0 sha256sum; } \
     | sha256sum | cut -c1-12
 )"
 image="sandbox-dagger-engine:$version-$image_key"
