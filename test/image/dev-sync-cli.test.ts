@@ -34,6 +34,21 @@ async function cliOk(args: string[], options: { cwd?: string } = {}): Promise<st
   return result.stdout;
 }
 
+/** A running `sandbox sync --watch [args]` in cwd: its output so far, its exit, and Ctrl-C. */
+function startWatch(args: string[], cwd: string) {
+  const watcher = spawn(process.execPath, [BIN, "sync", "--watch", ...args], { cwd, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", DOCKER_CONFIG: dockerEnv().DOCKER_CONFIG as string } });
+  const output = { stdout: "", stderr: "" };
+  watcher.stdout.on("data", (chunk: Buffer) => (output.stdout += chunk));
+  watcher.stderr.on("data", (chunk: Buffer) => (output.stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => watcher.on("close", resolve));
+  return {
+    output,
+    exited,
+    said: () => `stdout:\n${output.stdout}\nstderr:\n${output.stderr}`,
+    interrupt: () => watcher.kill("SIGINT"),
+  };
+}
+
 /** Polls `check` every 20 ms until it returns true; returns the milliseconds it took. */
 async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, context?: () => string): Promise<number> {
   const start = Date.now();
@@ -159,15 +174,10 @@ describe.skipIf(!ready)("dev sync through the CLI", () => {
     const repo = createFixtureRepo();
     const run = JSON.parse(await cliOk(["run", "--json", ...common, "--project", project, "--name", "watch"], { cwd: repo })) as { container: string };
     const inside = (path: string) => docker(["exec", run.container, "cat", `/home/iterate/src/github.com/iterate/iterate/${path}`]).then((result) => result.stdout);
-    const watcher = spawn(process.execPath, [BIN, "sync", "--watch"], { cwd: repo, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", DOCKER_CONFIG: dockerEnv().DOCKER_CONFIG as string } });
-    let stdout = "";
-    let stderr = "";
-    watcher.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    watcher.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    const exited = new Promise<number | null>((resolve) => watcher.on("close", resolve));
+    const watch = startWatch([], repo);
+    const { output, said } = watch;
     try {
-      const said = () => `stdout:\n${stdout}\nstderr:\n${stderr}`;
-      await until("the first sync line", async () => stdout.includes(`into ${run.container}`), 120_000, said);
+      await until("the first sync line", async () => output.stdout.includes(`into ${run.container}`), 120_000, said);
 
       writeFileSync(join(repo, "README.md"), "# edited while watching\n");
       const editMs = await until("the edit inside", async () => (await inside("README.md")) === "# edited while watching\n", 30_000, said);
@@ -191,17 +201,17 @@ describe.skipIf(!ready)("dev sync through the CLI", () => {
       console.log(`[dev-sync-cli] --watch: edit visible after ${editMs} ms, atomic save ${atomicMs} ms, branch switch ${branchMs} ms`);
       // All of it through one exec kept open (the sync session), not an exec per sync.
       expect((await dockerOk(["exec", run.container, "pgrep", "-c", "-f", "sync-only --serve"])).trim()).toBe("1");
-      expect(stderr).not.toContain("no sync session");
+      expect(output.stderr).not.toContain("no sync session");
       // Within a second on an idle machine (BENCHMARKS.md, the --watch row); the bound leaves room
       // for a test machine that runs other builds at the same time.
       expect(editMs).toBeLessThan(10_000);
-      const lines = stdout.trim().split("\n");
+      const lines = output.stdout.trim().split("\n");
       for (const line of lines) expect(line).toMatch(new RegExp(`^synced ${repo} into ${run.container}: \\d+ new, \\d+ changed, \\d+ deleted file\\(s\\); HEAD [0-9a-f]{12}`));
     } finally {
-      watcher.kill("SIGINT");
+      watch.interrupt();
     }
-    expect(await exited).toBe(0);
-    expect(stderr).toContain("stopped watching");
+    expect(await watch.exited).toBe(0);
+    expect(output.stderr).toContain("stopped watching");
     // Ctrl-C ended the session's stdin, and with it the loop in the sandbox.
     await until("the sync session's end", async () => (await docker(["exec", run.container, "pgrep", "-f", "sync-only --serve"])).code === 1, 30_000);
   }, 600_000);
@@ -219,22 +229,17 @@ describe.skipIf(!ready)("dev sync through the CLI", () => {
       image.tag, "sleep", "infinity",
     ]);
     await waitReady(container);
-    const watcher = spawn(process.execPath, [BIN, "sync", "--watch", "-s", container], { cwd: repo, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", DOCKER_CONFIG: dockerEnv().DOCKER_CONFIG as string } });
-    let stdout = "";
-    let stderr = "";
-    watcher.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    watcher.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    const exited = new Promise<number | null>((resolve) => watcher.on("close", resolve));
+    const watch = startWatch(["-s", container], repo);
+    const { output, said } = watch;
     try {
-      const said = () => `stdout:\n${stdout}\nstderr:\n${stderr}`;
-      await until("the first sync line", async () => stdout.includes(`into ${container}`), 120_000, said);
-      expect(stderr).toContain(`no sync session in ${container}`);
+      await until("the first sync line", async () => output.stdout.includes(`into ${container}`), 120_000, said);
+      expect(output.stderr).toContain(`no sync session in ${container}`);
       writeFileSync(join(repo, "README.md"), "# edited, old image\n");
       await until("the edit inside", async () => (await docker(["exec", container, "cat", "/home/iterate/src/github.com/iterate/iterate/README.md"])).stdout === "# edited, old image\n", 30_000, said);
-      for (const line of stdout.trim().split("\n")) expect(line).toMatch(new RegExp(`^synced ${repo} into ${container}: \\d+ new, \\d+ changed, \\d+ deleted file\\(s\\)`));
+      for (const line of output.stdout.trim().split("\n")) expect(line).toMatch(new RegExp(`^synced ${repo} into ${container}: \\d+ new, \\d+ changed, \\d+ deleted file\\(s\\)`));
     } finally {
-      watcher.kill("SIGINT");
+      watch.interrupt();
     }
-    expect(await exited).toBe(0);
+    expect(await watch.exited).toBe(0);
   }, 600_000);
 });
