@@ -10,6 +10,7 @@ import { Sandbox } from "../../dagger/src/index.js";
 import { InputError } from "../../dagger/src/rules/index.js";
 import { exportImage } from "../../dagger/src/export-image.js";
 import { DaggerRecorder, type FieldCall } from "../support/dagger-recorder.js";
+import { gitConfigWithOrigin } from "../support/git-fixture.js";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const HEAD_SHA = "fedcba9876543210fedcba9876543210fedcba98";
@@ -34,11 +35,6 @@ async function inSession<T>(fn: () => Promise<T>): Promise<T> {
     result = await fn();
   });
   return result as T;
-}
-
-/** A checkout's .git/config as `git clone` writes it, with `origin` at `url`. */
-function gitConfigWithOrigin(url: string): string {
-  return `[core]\n\trepositoryformatversion = 0\n\tbare = false\n[remote "origin"]\n\turl = ${url}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[branch "main"]\n\tremote = origin\n\tmerge = refs/heads/main\n`;
 }
 
 /** What the checkout holds that the module reads: its git config and root package.json (none: the file is absent). */

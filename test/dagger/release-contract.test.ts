@@ -13,6 +13,7 @@ import { DaytonaAuthError, ImagePlatformError, SnapshotImageMismatchError } from
 import { RegistryAuthError, VerificationError } from "../../dagger/src/registry/index.js";
 import { DirtyPublishError, InputError, parseImageRef } from "../../dagger/src/rules/index.js";
 import { SMOKE_CHECKS, SmokeCheckError } from "../../dagger/src/rules/smoke-checks.js";
+import { gitConfigWithOrigin } from "../support/git-fixture.js";
 import { DaggerRecorder, type ExecResult, type FieldCall } from "../support/dagger-recorder.js";
 import { FakeDaytona } from "../support/fake-daytona.js";
 import { missingServices, pushTinyImage, skopeoDigest, TEST_AUTH, TEST_AUTH_REGISTRY, uniqueRepository } from "../support/registry-fixture.js";
@@ -83,7 +84,7 @@ function checkoutDirectory(name: "source" | "files" | "git") {
   const files: Record<string, Record<string, string>> = {
     source: { "package.json": '{"name":"iterate"}' },
     files: {},
-    git: { ".git/config": '[core]\n\tbare = false\n[remote "origin"]\n\turl = https://github.com/iterate/iterate.git\n' },
+    git: { ".git/config": gitConfigWithOrigin("https://github.com/iterate/iterate.git") },
   };
   return dag.loadDirectoryFromID(rec.directoryId(name, files[name] ?? {}) as DirectoryID);
 }

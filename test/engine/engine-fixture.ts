@@ -6,8 +6,8 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll } from "vitest";
 import type { Container } from "@dagger.io/dagger";
-import { BASE_IMAGE, dockerOk } from "../image/docker.js";
-import { HOST_PLATFORM, REMOTE_URL, REPO_PATH, testCaBundle } from "../image/fixture.js";
+import { BASE_IMAGE, dockerOk, isolateDockerConfig } from "../image/docker.js";
+import { HOST_PLATFORM, REMOTE_URL, REPO_PATH, removeTempDirs, testCaBundle } from "../image/fixture.js";
 import { openEngineSession, type EngineSession } from "../support/dagger-engine.js";
 import type { SandboxArguments } from "../support/engine-sandbox.js";
 import { TEST_REGISTRY } from "../support/registry-fixture.js";
@@ -38,8 +38,25 @@ export function engineBuildArguments(image: string): SandboxArguments {
   };
 }
 
-/** Registers beforeAll/afterAll hooks that hold one engine session for the file; returns a getter. */
-export function useEngineSession(): () => EngineSession {
+/** The settings of a test build for a foreign checkout: no sourceUrl or repoPath, so they come from its origin. */
+export function engineArgumentsFromOrigin(image: string): SandboxArguments {
+  const { sourceUrl: _sourceUrl, repoPath: _repoPath, ...fromOrigin } = engineBuildArguments(image);
+  return fromOrigin;
+}
+
+/** A container's labels as name → value. */
+export async function labelsOf(container: Container): Promise<Record<string, string>> {
+  return Object.fromEntries(await Promise.all((await container.labels()).map(async (label) => [await label.name(), await label.value()] as const)));
+}
+
+/**
+ * Registers the hooks every engine test file needs: one engine session for the file (returned as a
+ * getter), the base image where the engine can pull it, each test's own DOCKER_CONFIG, and the
+ * file's temp dirs removed at the end.
+ */
+export function useEngineTestFile(): () => EngineSession {
+  isolateDockerConfig();
+  afterAll(removeTempDirs);
   let session: EngineSession | undefined;
   beforeAll(async () => {
     session = await openEngineSession();

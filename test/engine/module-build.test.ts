@@ -8,16 +8,15 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Container } from "@dagger.io/dagger";
-import { dockerOk, isolateDockerConfig } from "../image/docker.js";
+import { dockerOk } from "../image/docker.js";
 import {
   buildCheckout,
   commitAll,
   createFixtureRepo,
   filesWithProcessTable,
   git,
-  removeTempDirs,
   REPO_PATH,
   TEST_IMAGES,
   TEST_PROCESS_TABLE,
@@ -26,14 +25,21 @@ import {
 } from "../image/fixture.js";
 import { sandboxFor } from "../support/engine-sandbox.js";
 import { daggerEngine } from "../support/dagger-engine.js";
-import { ENGINE_BASE_IMAGE, engineBuildArguments, inContainer, inDockerImage, useEngineSession, withFailedSteps } from "./engine-fixture.js";
+import {
+  ENGINE_BASE_IMAGE,
+  engineArgumentsFromOrigin,
+  engineBuildArguments,
+  inContainer,
+  inDockerImage,
+  labelsOf,
+  useEngineTestFile,
+  withFailedSteps,
+} from "./engine-fixture.js";
 import { compareImages, describeTree, TREE_ROOTS, type ImageConfig } from "./image-compare.js";
 
 // Fails without an engine, unless SANDBOX_SKIP_ENGINE_TESTS=1 opts out (then the file is skipped).
 describe.skipIf(!daggerEngine())("the module's build on the real engine", () => {
-  const session = useEngineSession();
-  isolateDockerConfig();
-  afterAll(removeTempDirs);
+  const session = useEngineTestFile();
 
   let repo: string;
   let filesDir: string;
@@ -68,7 +74,7 @@ describe.skipIf(!daggerEngine())("the module's build on the real engine", () => 
     }, 600_000);
 
     it("has the rules' labels on its config and is linux/amd64 like the host", async () => {
-      const labels = Object.fromEntries((await Promise.all((await built.labels()).map(async (label) => [await label.name(), await label.value()]))) as [string, string][]);
+      const labels = await labelsOf(built);
       expect(labels).toMatchObject({
         "org.opencontainers.image.revision": sha,
         "org.opencontainers.image.source": "https://example.com/fixture/monorepo.git",
@@ -90,11 +96,11 @@ describe.skipIf(!daggerEngine())("the module's build on the real engine", () => 
       const foreign = createFixtureRepo();
       git(foreign, ["remote", "add", "origin", "git@github.com:acme/widgets.git"]);
       const foreignSha = git(foreign, ["rev-parse", "HEAD"]);
-      const { sourceUrl: _sourceUrl, repoPath: _repoPath, ...fromOrigin } = engineBuildArguments(`${TEST_IMAGES}/engine-foreign`);
+      const fromOrigin = engineArgumentsFromOrigin(`${TEST_IMAGES}/engine-foreign`);
       const container = await withFailedSteps(session(), async () => (await sandboxFor(foreign, filesDir, fromOrigin).build(foreignSha, false, "main", COMMIT_TIME)).sync());
       const out = await container.withExec(["bash", "-c", "pwd && git remote get-url origin && git rev-parse HEAD && git status --porcelain"]).stdout();
       expect(out).toBe(`/home/iterate/src/github.com/acme/widgets\nhttps://github.com/acme/widgets\n${foreignSha}\n`);
-      const labels = Object.fromEntries((await Promise.all((await container.labels()).map(async (l) => [await l.name(), await l.value()]))) as [string, string][]);
+      const labels = await labelsOf(container);
       expect(labels).toMatchObject({
         "org.opencontainers.image.source": "https://github.com/acme/widgets",
         "dev.iterate.sandbox.repo-path": "/home/iterate/src/github.com/acme/widgets",
@@ -129,7 +135,7 @@ describe.skipIf(!daggerEngine())("the module's build on the real engine", () => 
         cmd: await built.defaultArgs(),
         user: await built.user(),
         workdir: await built.workdir(),
-        labels: Object.fromEntries((await Promise.all((await built.labels()).map(async (l) => [await l.name(), await l.value()]))) as [string, string][]),
+        labels: await labelsOf(built),
       };
       const report = compareImages({ tree: cliTree, config: cliConfig }, { tree: daggerTree, config: daggerConfig });
       console.log(`[engine tests] CLI image vs Dagger image: ${report.compared} paths compared\n${report.lines.join("\n") || "no differences"}`);

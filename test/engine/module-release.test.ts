@@ -7,8 +7,8 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { dag } from "@dagger.io/dagger";
-import { docker, dockerOk, isolateDockerConfig, waitReady } from "../image/docker.js";
-import { createFixtureRepo, filesWithProcessTable, git, removeTempDirs, TEST_PROCESS_TABLE } from "../image/fixture.js";
+import { docker, dockerOk, waitReady } from "../image/docker.js";
+import { createFixtureRepo, filesWithProcessTable, git, TEST_PROCESS_TABLE } from "../image/fixture.js";
 import { sandboxAsync } from "../support/cli.js";
 import { sandboxFor } from "../support/engine-sandbox.js";
 import {
@@ -23,13 +23,11 @@ import {
   uniqueRepository,
 } from "../support/registry-fixture.js";
 import { daggerEngine } from "../support/dagger-engine.js";
-import { engineBuildArguments, useEngineSession } from "./engine-fixture.js";
+import { engineBuildArguments, useEngineTestFile } from "./engine-fixture.js";
 
 // Fails without an engine, unless SANDBOX_SKIP_ENGINE_TESTS=1 opts out (then the file is skipped).
 describe.skipIf(!daggerEngine())("the module's release functions on the real engine", () => {
-  const session = useEngineSession();
-  isolateDockerConfig();
-  afterAll(removeTempDirs);
+  const session = useEngineTestFile();
 
   let repo: string;
   let filesDir: string;

@@ -5,22 +5,19 @@
  * in the engine and shows every shape's effect with the same checks the CLI's images pass
  * (test/image/monorepo-shapes.test.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Container } from "@dagger.io/dagger";
 import { runSmokeChecks } from "../../dagger/src/release/smoke.js";
 import { SMOKE_CHECKS } from "../../dagger/src/rules/smoke-checks.js";
-import { isolateDockerConfig } from "../image/docker.js";
-import { filesWithProcessTable, git, removeTempDirs, TEST_IMAGES, TEST_PROCESS_TABLE } from "../image/fixture.js";
+import { filesWithProcessTable, git, TEST_IMAGES, TEST_PROCESS_TABLE } from "../image/fixture.js";
 import { NPM_SHAPE_CHECKS, npmShapesFiles, PNPM_SHAPE_CHECKS, shapesFiles, shapesRepo, SHAPES_ORIGIN, type ShapeChecks } from "../image/shapes-fixture.js";
 import { daggerEngine } from "../support/dagger-engine.js";
 import { sandboxFor } from "../support/engine-sandbox.js";
-import { engineBuildArguments, useEngineSession, withFailedSteps } from "./engine-fixture.js";
+import { engineArgumentsFromOrigin, labelsOf, useEngineTestFile, withFailedSteps } from "./engine-fixture.js";
 
 // Fails without an engine, unless SANDBOX_SKIP_ENGINE_TESTS=1 opts out (then the file is skipped).
 describe.skipIf(!daggerEngine())("real monorepo shapes, built by the module on the real engine", () => {
-  const session = useEngineSession();
-  isolateDockerConfig();
-  afterAll(removeTempDirs);
+  const session = useEngineTestFile();
 
   let filesDir: string;
   beforeAll(() => {
@@ -29,7 +26,7 @@ describe.skipIf(!daggerEngine())("real monorepo shapes, built by the module on t
 
   /** The module's image of a shapes repo, with the identity left to the checkout (as for a foreign repo). */
   async function moduleBuild(repo: string): Promise<{ container: Container; sha: string }> {
-    const { sourceUrl: _sourceUrl, repoPath: _repoPath, ...fromOrigin } = engineBuildArguments(`${TEST_IMAGES}/engine-shapes`);
+    const fromOrigin = engineArgumentsFromOrigin(`${TEST_IMAGES}/engine-shapes`);
     const sha = git(repo, ["rev-parse", "HEAD"]);
     const start = Date.now();
     const container = await withFailedSteps(session(), async () => (await sandboxFor(repo, filesDir, fromOrigin).build(sha, false, "main")).sync());
@@ -55,8 +52,8 @@ describe.skipIf(!daggerEngine())("real monorepo shapes, built by the module on t
     const { container, sha } = await moduleBuild(shapesRepo(npmShapesFiles(), "npm"));
     await expectShapes(container, "/home/iterate/src/local/npm-widgets", sha, NPM_SHAPE_CHECKS);
     expect(await container.withExec(["bash", "-c", 'echo "remotes: [$(git remote)]"']).stdout()).toBe("remotes: []\n");
-    const labelNames = await Promise.all((await container.labels()).map((label) => label.name()));
-    expect(labelNames).toContain("dev.iterate.sandbox.repo-path");
-    expect(labelNames).not.toContain("org.opencontainers.image.source");
+    const labels = await labelsOf(container);
+    expect(labels).toHaveProperty(["dev.iterate.sandbox.repo-path"], "/home/iterate/src/local/npm-widgets");
+    expect(labels).not.toHaveProperty(["org.opencontainers.image.source"]);
   }, 1_800_000);
 });

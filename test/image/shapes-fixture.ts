@@ -14,6 +14,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
+import { writeFiles } from "../support/git-fixture.js";
 import { CACHE_DIR, commitAll, git, PNPM_VERSION, tempDir } from "./fixture.js";
 
 export const SHAPES_ORIGIN = "git@github.com:acme/widgets.git";
@@ -36,7 +37,7 @@ const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
  */
 function packVendoredTarball(root: string): void {
   const staging = tempDir("vendored");
-  write(join(staging, "package"), {
+  writeFiles(join(staging, "package"), {
     "package.json": json({ name: "vendored-thing", version: "1.0.0", main: "index.js" }),
     "index.js": `module.exports = "${VENDORED_MARKER}";\n`,
   });
@@ -44,13 +45,6 @@ function packVendoredTarball(root: string): void {
   const tar = execFileSync("tar", ["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "--mode=go-w", "-C", staging, "-cf", "-", "package"]);
   writeFileSync(join(root, VENDORED_TARBALL), execFileSync("gzip", ["-n", "-9"], { input: tar }));
   rmSync(staging, { recursive: true, force: true });
-}
-
-function write(root: string, files: Record<string, string>): void {
-  for (const [path, content] of Object.entries(files)) {
-    mkdirSync(dirname(join(root, path)), { recursive: true });
-    writeFileSync(join(root, path), content);
-  }
 }
 
 // is-number@7.0.0's index.js ends with these three lines.
@@ -144,7 +138,7 @@ export function npmShapesFiles(): Record<string, string> {
 export function shapesRepo(files: Record<string, string>, kind: "pnpm" | "npm", origin?: string): string {
   const dir = tempDir(`shapes-${kind}`);
   git(dir, ["init", "--quiet", "--initial-branch=main"]);
-  write(dir, files);
+  writeFiles(dir, files);
   packVendoredTarball(dir);
   writeResolvedLockfile(dir, kind);
   if (origin) git(dir, ["remote", "add", "origin", origin]);

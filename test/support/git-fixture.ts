@@ -17,6 +17,11 @@ export function gitIn(cwd: string, ...args: string[]): string {
   return execFileSync("git", args, { cwd, encoding: "utf8", env: { ...process.env, ...GIT_ENV } }).trim();
 }
 
+/** A checkout's .git/config as `git clone <url>` writes it (git 2.39), with `origin` at `url`. */
+export function gitConfigWithOrigin(url: string): string {
+  return `[core]\n\trepositoryformatversion = 0\n\tbare = false\n[remote "origin"]\n\turl = ${url}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[branch "main"]\n\tremote = origin\n\tmerge = refs/heads/main\n`;
+}
+
 /** Writes files (path → content) under root, creating directories. */
 export function writeFiles(root: string, files: Record<string, string>): void {
   for (const [path, content] of Object.entries(files)) {
