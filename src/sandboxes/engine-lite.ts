@@ -9,6 +9,7 @@
 import { request, type RequestOptions } from "node:http";
 import type { Socket } from "node:net";
 import { SandboxError } from "./errors.js";
+import { outputEnd, type ExecProcessState, type OutputEndTiming } from "./exec-end.js";
 import { LABELS, MANAGED_BY_VALUE } from "./labels.js";
 
 /** The fields of a sandbox the sync path needs (a subset of docker.ts's Sandbox). */
@@ -50,7 +51,7 @@ export interface LiteEngine {
   /** Our sandboxes (label managed-by), running or not. */
   listSandboxes(): Promise<SandboxRef[]>;
   /** Runs `cmd` in the container; `onStderr` sees stderr as it comes. */
-  exec(containerId: string, cmd: string[], options?: { env?: string[]; onStderr?: (chunk: string) => void }): Promise<Captured>;
+  exec(containerId: string, cmd: string[], options?: { env?: string[]; onStderr?: (chunk: string) => void; timing?: OutputEndTiming }): Promise<Captured>;
   /**
    * Starts `cmd` with its stdin attached (the engine's hijacked exec connection); `onOutput` sees
    * its stdout and stderr as they come. Only the light client has it.
@@ -88,10 +89,11 @@ export function liteEngine(env: NodeJS.ProcessEnv = process.env): LiteEngine | n
   if (!target) return null;
   const where = env.DOCKER_HOST || "unix:///var/run/docker.sock";
 
-  const call = (method: string, path: string, body: unknown, onData?: (chunk: Buffer) => void): Promise<{ status: number; body: Buffer }> =>
+  const call = (method: string, path: string, body: unknown, onData?: (chunk: Buffer) => void, signal?: AbortSignal): Promise<{ status: number; body: Buffer }> =>
     new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const req = request({ ...target, method, path, headers: payload ? { "Content-Type": "application/json", "Content-Length": payload.length } : {} }, (res) => {
+      const headers = payload ? { "Content-Type": "application/json", "Content-Length": payload.length } : {};
+      const req = request({ ...target, method, path, headers, ...(signal && { signal }) }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => (onData ? onData(chunk) : chunks.push(chunk)));
         res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
@@ -140,10 +142,12 @@ export function liteEngine(env: NodeJS.ProcessEnv = process.env): LiteEngine | n
         AttachStderr: true,
         ...(options.env && { Env: options.env }),
       });
+      const state = () => json<ExecProcessState>("GET", `/exec/${created.Id}/json`);
       // Without a TTY the body is the multiplexed stream.
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      await call(
+      const dropped = new AbortController();
+      const output = call(
         "POST",
         `/exec/${created.Id}/start`,
         { Detach: false, Tty: false },
@@ -153,10 +157,13 @@ export function liteEngine(env: NodeJS.ProcessEnv = process.env): LiteEngine | n
             options.onStderr?.(frame.toString());
           } else out.push(frame);
         }),
+        dropped.signal,
       );
+      if ((await outputEnd(output, state, options.timing)) === "exited") dropped.abort();
+      else await output; // its failure (the engine went away) is the caller's
       // The stream can end a moment before the engine records the exit code.
       for (let attempt = 0; ; attempt++) {
-        const info = await json<{ Running: boolean; ExitCode: number | null }>("GET", `/exec/${created.Id}/json`);
+        const info = await state();
         if (!info.Running && info.ExitCode !== null) return { exitCode: info.ExitCode, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
         if (attempt >= 50) return { exitCode: -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
         await new Promise((resolve) => setTimeout(resolve, Math.min(10 * 2 ** attempt, 200)));

@@ -7,6 +7,7 @@
 import { PassThrough, type Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { engine } from "./docker.js";
+import { outputEnd, OUTPUT_END_TIMING, type OutputEndTiming } from "./exec-end.js";
 
 export interface ExecSpec {
   cmd: string[];
@@ -54,8 +55,22 @@ function ended(stream: NodeJS.ReadableStream): Promise<void> {
   });
 }
 
+/** Waits for the exec's output to end, or drops the stream once the process has exited (exec-end.ts). */
+async function outputOver(exec: Docker.Exec, stream: NodeJS.ReadableStream, timing: OutputEndTiming): Promise<void> {
+  const how = await outputEnd(ended(stream), async () => {
+    const info = await exec.inspect();
+    return { Running: info.Running, ExitCode: info.ExitCode ?? null };
+  }, timing);
+  if (how === "exited") (stream as { destroy?: () => void }).destroy?.();
+}
+
 /** Runs a command, collecting its output; `onStderr` sees stderr as it comes. */
-export async function captureExec(docker: Docker, containerId: string, cmd: string[], options: { env?: string[]; onStderr?: (chunk: string) => void; onStdout?: (chunk: string) => void } = {}): Promise<Captured> {
+export async function captureExec(
+  docker: Docker,
+  containerId: string,
+  cmd: string[],
+  options: { env?: string[]; onStderr?: (chunk: string) => void; onStdout?: (chunk: string) => void; timing?: OutputEndTiming } = {},
+): Promise<Captured> {
   const exec = await createExec(docker, containerId, { cmd, ...(options.env && { env: options.env }) }, { stdin: false, tty: false });
   const stream = await engine("attaching to the exec", () => exec.start({ hijack: true, stdin: false }));
   const out: Buffer[] = [];
@@ -69,7 +84,7 @@ export async function captureExec(docker: Docker, containerId: string, cmd: stri
     options.onStderr?.(chunk.toString());
   });
   docker.modem.demuxStream(stream, stdout, stderr);
-  await ended(stream);
+  await outputOver(exec, stream, options.timing ?? OUTPUT_END_TIMING);
   return { exitCode: await exitCodeOf(exec), stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") };
 }
 
@@ -78,6 +93,8 @@ export interface AttachOptions {
   stdin: boolean;
   /** Use a TTY (only honoured when stdin and stdout are TTYs). */
   tty: boolean;
+  /** When to stop waiting for output after the process exited (tests shorten it). */
+  timing?: OutputEndTiming;
 }
 
 /** Whether this process can give the command a TTY. */
@@ -109,7 +126,7 @@ export async function attachExec(docker: Docker, containerId: string, spec: Exec
     stdin.resume();
   }
   try {
-    await ended(stream);
+    await outputOver(exec, stream, options.timing ?? OUTPUT_END_TIMING);
   } finally {
     if (options.stdin) {
       stdin.unpipe(stream);

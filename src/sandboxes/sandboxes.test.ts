@@ -38,23 +38,48 @@ interface CliResult {
   seconds: number;
 }
 
-/** The compiled CLI as a user runs it (PATH, HOME and this test's DOCKER_CONFIG), with optional stdin. */
-function cli(args: string[], options: { input?: string; cwd?: string } = {}): Promise<CliResult> {
+/** How long one CLI call may take before the test stops it and says which call hung. */
+const CLI_DEADLINE_MS = 90_000;
+/** `run`'s readiness deadline in these tests, well inside the test's own timeout, so a slow start fails with the sandbox's log. */
+const RUN_TIMEOUT = ["--timeout", "150"];
+
+interface CliOptions {
+  input?: string;
+  cwd?: string;
+  deadlineMs?: number;
+}
+
+/**
+ * The compiled CLI as a user runs it (PATH, HOME and this test's DOCKER_CONFIG), with optional stdin.
+ * A call still running at its deadline is killed: status null, and stderr says so.
+ */
+function cli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   const start = Date.now();
+  const deadlineMs = options.deadlineMs ?? CLI_DEADLINE_MS;
   return new Promise((resolve, reject) => {
     const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", DOCKER_CONFIG: dockerEnv().DOCKER_CONFIG as string };
     const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
+    const timer = setTimeout(() => {
+      stderr += `\n[test] sandbox ${args.join(" ")}: still running after ${deadlineMs / 1000} s, killed\n`;
+      child.kill("SIGKILL");
+    }, deadlineMs);
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr, seconds: (Date.now() - start) / 1000 }));
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr, seconds: (Date.now() - start) / 1000 });
+    });
     child.stdin.end(options.input ?? "");
   });
 }
 
-async function cliOk(args: string[], options: { input?: string; cwd?: string } = {}): Promise<string> {
+async function cliOk(args: string[], options: CliOptions = {}): Promise<string> {
   const result = await cli(args, options);
   expect(result.status, `sandbox ${args.join(" ")}:\n${result.stderr.slice(-3000)}`).toBe(0);
   return result.stdout;
@@ -77,12 +102,12 @@ interface RunJson {
   seconds: number;
 }
 
-/** GETs a URL until it answers (the processes start right after readiness), at most ~20 s. */
+/** GETs a URL until it answers (the processes start right after readiness): 40 tries of at most 5 s, 0.5 s apart. */
 async function httpGet(url: string): Promise<string> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 40; attempt++) {
     try {
-      const response = await fetch(url);
+      const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
       if (response.ok) return await response.text();
       lastError = new Error(`HTTP ${response.status}`);
     } catch (error) {
@@ -156,9 +181,9 @@ describe.skipIf(!ready)("local sandboxes (the compiled CLI, the local engine)", 
 
     // All three ask for the same name at the same moment: the engine settles who gets which.
     const [checkout, wt, nosync] = await Promise.all([
-      cli(["run", "--json", ...common, "--source", repo, "--name", "dev", "--env-file", envFile, "-e", "API_URL=http://localhost:4000/api"]),
-      cli(["run", "--json", ...common, "--source", worktree, "--name", "dev"]),
-      cli(["run", "--json", ...common, "--source", repo, "--name", "dev", "--no-sync"]),
+      cli(["run", "--json", ...common, ...RUN_TIMEOUT, "--source", repo, "--name", "dev", "--env-file", envFile, "-e", "API_URL=http://localhost:4000/api"], { deadlineMs: 200_000 }),
+      cli(["run", "--json", ...common, ...RUN_TIMEOUT, "--source", worktree, "--name", "dev"], { deadlineMs: 200_000 }),
+      cli(["run", "--json", ...common, ...RUN_TIMEOUT, "--source", repo, "--name", "dev", "--no-sync"], { deadlineMs: 200_000 }),
     ]);
     for (const result of [checkout, wt, nosync]) expect(result.status, result.stderr.slice(-3000)).toBe(0);
     console.log(`[sandboxes] three runs at once: ${[checkout, wt, nosync].map((r) => `${r.seconds.toFixed(1)} s`).join(", ")}`);
