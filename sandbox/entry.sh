@@ -14,7 +14,8 @@
 #   2. the home skeleton sync (at start only, not with --sync-only);
 #   3. the dependencies, installed again (offline first, from the pnpm store) when the lockfile differs
 #      from the one node_modules was installed from, within SANDBOX_SYNC_TIMEOUT seconds (default 600);
-#   4. the readiness marker /run/iterate-sandbox/ready (a launcher waits for it; it is removed first);
+#   4. the readiness marker /run/iterate-sandbox/ready (a launcher waits for it; it is removed first),
+#      then the sync server `sandbox sync` connects to (sync/sync-server.mjs), when run gave it a port;
 #   5. exec COMMAND, or: run the process table's tasks in order, then exec s6-svscan on its processes.
 # It only reads the mounts, writes nowhere but the repo path, $HOME and /run/iterate-sandbox, and is
 # safe to run again. Any failure stops it with a line that says what went wrong.
@@ -197,6 +198,18 @@ mark_ready() {
   log "ready: $READY_FILE"
 }
 
+# The sync server (sync/sync-server.mjs): `sandbox sync` connects to it instead of running a docker
+# exec. Started once the sandbox is ready, only when `sandbox run` gave it a token and a port and
+# there is a host checkout; not supervised: when it is gone, the CLI falls back to an exec.
+start_sync_server() {
+  [[ "$synced" == yes && -n "${SANDBOX_SYNC_TOKEN:-}" && -n "${SANDBOX_SYNC_SERVER_PORT:-}" ]] || return 0
+  if ! command -v node >/dev/null; then
+    log "sync server: not started, this image has no node; sandbox sync runs a docker exec instead"
+    return 0
+  fi
+  node "$SANDBOX_DIR/sync/sync-server.mjs" "$SANDBOX_DIR/entry.sh" </dev/null 9>&- &
+}
+
 start_dir="$PWD"
 setup_ca_certs
 dev_sync
@@ -223,6 +236,7 @@ fi
 
 if [[ $# -gt 0 ]]; then
   mark_ready
+  start_sync_server
   exec 9>&-
   exec "$@"
 fi
@@ -233,6 +247,7 @@ rm -rf "$scan" "$RUN_DIR/processes" "$RUN_DIR/tasks"
 cp -a "$table/services" "$scan"
 bash "$table/tasks.sh" || die "a task of the process table failed (see above): processes not started"
 mark_ready
+start_sync_server
 processes="$(find "$scan" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%f ' | sed 's/ $//')"
 log "starting s6-svscan: processes [${processes:-none}]; state: sandbox-status; logs: /var/log/iterate-sandbox/<name>/current"
 exec 9>&-

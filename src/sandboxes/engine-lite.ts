@@ -10,6 +10,8 @@ import { request, type RequestOptions } from "node:http";
 import type { Socket } from "node:net";
 import { SandboxError } from "./errors.js";
 import { outputEnd, type ExecProcessState, type OutputEndTiming } from "./exec-end.js";
+import { demuxer } from "./multiplexed-stream.js";
+import { syncServerAddress, type InspectedContainer, type SyncServerAddress } from "./sync-server.js";
 import { LABELS, MANAGED_BY_VALUE } from "./labels.js";
 
 /** The fields of a sandbox the sync path needs (a subset of docker.ts's Sandbox). */
@@ -57,20 +59,12 @@ export interface LiteEngine {
    * its stdout and stderr as they come. Only the light client has it.
    */
   session?(containerId: string, cmd: string[], options: { env?: string[]; onOutput: (chunk: string, stream: "stdout" | "stderr") => void }): Promise<ExecSession>;
-}
-
-/** Splits the engine's multiplexed stream (no TTY): frames of [stream, 0, 0, 0, size (u32 BE)] + data. */
-function demuxer(onFrame: (stream: number, data: Buffer) => void): (chunk: Buffer) => void {
-  let pending: Buffer = Buffer.alloc(0);
-  return (chunk) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 8) {
-      const size = pending.readUInt32BE(4);
-      if (pending.length < 8 + size) break;
-      onFrame(pending[0] as number, pending.subarray(8, 8 + size));
-      pending = pending.subarray(8 + size);
-    }
-  };
+  /**
+   * Where the container's sync server answers (sync-server.ts), or null when it has none. Only the
+   * light client on a local engine (a unix socket) has it: a remote engine's published ports are
+   * on another host.
+   */
+  syncServer?(containerId: string): Promise<SyncServerAddress | null>;
 }
 
 function connection(env: NodeJS.ProcessEnv): Pick<RequestOptions, "socketPath" | "host" | "port"> | null {
@@ -169,6 +163,12 @@ export function liteEngine(env: NodeJS.ProcessEnv = process.env): LiteEngine | n
         await new Promise((resolve) => setTimeout(resolve, Math.min(10 * 2 ** attempt, 200)));
       }
     },
+
+    ...(target.socketPath && {
+      async syncServer(containerId: string) {
+        return syncServerAddress(await json<InspectedContainer>("GET", `/containers/${encodeURIComponent(containerId)}/json`));
+      },
+    }),
 
     async session(containerId, cmd, options) {
       const created = await json<{ Id: string }>("POST", `/containers/${encodeURIComponent(containerId)}/exec`, {

@@ -15,6 +15,7 @@ import { LABELS, MANAGED_BY_VALUE } from "./labels.js";
 import { MOUNT_POINTS, type SyncMounts } from "./mounts.js";
 import { firstFreeIdentity, type SandboxIdentity } from "./naming.js";
 import { chooseBlock, formatBlock, portsOf, publish, type DeclaredPort, type PortRange, type PublishedPort } from "./ports.js";
+import { newSyncToken, SYNC_SERVER_PORT, syncServerEnv } from "./sync-server.js";
 
 const MAX_ATTEMPTS = 10;
 
@@ -42,6 +43,8 @@ export interface LaunchPlan {
   caCerts?: string | undefined;
   /** Seconds the entry point's dependency install may take (SANDBOX_SYNC_TIMEOUT). */
   syncTimeoutSeconds: number;
+  /** The sync server's token (a new random one when left out; tests give their own). */
+  syncToken?: string;
 }
 
 export interface Launched {
@@ -92,6 +95,13 @@ export function containerSpec(plan: LaunchPlan, identity: SandboxIdentity, ports
   for (const port of ports) {
     exposed[`${port.port}/tcp`] = {};
     bindings[`${port.port}/tcp`] = [{ HostIp: port.hostIp, HostPort: String(port.hostPort) }];
+  }
+  // The sync server (sync-server.ts), for a syncing sandbox whose processes leave its port free:
+  // a random token in the env, the port on a host port the engine picks (not from the block).
+  if (plan.mounts && !plan.declaredPorts.some((port) => port.port === SYNC_SERVER_PORT)) {
+    env.push(...syncServerEnv(plan.syncToken ?? newSyncToken()));
+    exposed[`${SYNC_SERVER_PORT}/tcp`] = {};
+    bindings[`${SYNC_SERVER_PORT}/tcp`] = [{ HostIp: plan.hostIp, HostPort: "" }];
   }
   return {
     name: identity.container,

@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Docker from "dockerode";
@@ -247,8 +248,9 @@ describe.skipIf(!ready)("local sandboxes (the compiled CLI, the local engine)", 
     writeFileSync(join(repo, "uncommitted.txt"), "not committed\n");
     const expected = hostGitState(repo);
 
-    const result = JSON.parse(await cliOk(["sync", "--json", "-s", run.container])) as { files: { created: number; changed: number; deleted: number }; ready: { head: string } };
+    const result = JSON.parse(await cliOk(["sync", "--json", "-s", run.container])) as { files: { created: number; changed: number; deleted: number }; ready: { head: string }; transport: string };
     expect(result.files).toEqual({ created: 3, changed: 1, deleted: 1 });
+    expect(result.transport).toBe("sync server");
     expect(result.ready.head).toBe(git(repo, ["rev-parse", "HEAD"]));
     const inside = await cliOk(["exec", "-s", run.container, "--", "bash", "-c", `cat README.md notes/new/idea.md uncommitted.txt; test -e notes/untracked.md && echo still-there; echo ---; ${GIT_STATE}`]);
     const [files, gitState] = inside.split("---\n");
@@ -256,6 +258,39 @@ describe.skipIf(!ready)("local sandboxes (the compiled CLI, the local engine)", 
     expect(gitState?.trimEnd()).toBe(expected);
     // Human output: one line saying what the sync did.
     expect(await cliOk(["sync", "-s", run.name, "--project", project])).toMatch(new RegExp(`^synced ${repo} into ${run.container}: 0 new, 0 changed, 0 deleted file\\(s\\)`));
+  }, 120_000);
+
+  it("syncs through the sandbox's sync server: a wrong token is refused; without the server, an exec does the sync", async () => {
+    const run = startedRun("checkout");
+    const info = await engine.getContainer(run.container).inspect();
+    const token = info.Config.Env.find((entry) => entry.startsWith("SANDBOX_SYNC_TOKEN="))?.split("=")[1] ?? "";
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    const binding = info.NetworkSettings.Ports["47391/tcp"]?.[0];
+    expect(binding?.HostIp).toBe("127.0.0.1");
+    // The token is in the env only: not in a label, the run's report or the listing.
+    expect(JSON.stringify(info.Config.Labels)).not.toContain(token);
+    expect(JSON.stringify(started.checkout)).not.toContain(token);
+    expect(await cliOk(["ls", "--json", "--project", project])).not.toContain(token);
+    // The no-sync sandbox has no server.
+    expect((await engine.getContainer(startedRun("nosync").container).inspect()).NetworkSettings.Ports["47391/tcp"]).toBeUndefined();
+
+    // A host change a refused request must not bring in.
+    writeFileSync(join(repo, "notes/after-server.md"), "synced by an exec\n");
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ host: "127.0.0.1", port: Number(binding?.HostPort) }, () => socket.write(`sync ${"0".repeat(64)} 60\n`));
+      let received = Buffer.alloc(0);
+      socket.on("data", (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+      socket.on("error", reject);
+      socket.on("close", () => resolve(received.subarray(8).toString()));
+      socket.setTimeout(10_000, () => socket.destroy(new Error("no answer from the sync server within 10 s")));
+    });
+    expect(answer).toBe("refused: wrong token");
+    expect((await cli(["exec", "-s", run.container, "--", "test", "-e", "notes/after-server.md"])).status).toBe(1);
+
+    await cliOk(["exec", "-s", run.container, "--", "pkill", "-f", "sync-server.mjs"]);
+    const fallback = JSON.parse(await cliOk(["sync", "--json", "-s", run.container])) as { files: { created: number }; transport: string };
+    expect(fallback).toMatchObject({ files: { created: 1 }, transport: "exec" });
+    expect(await cliOk(["exec", "-s", run.container, "--", "cat", "notes/after-server.md"])).toBe("synced by an exec\n");
   }, 120_000);
 
   it("runs a shell without a TTY on piped input, passes exit codes, shows logs", async () => {

@@ -1,11 +1,13 @@
 /**
- * One dev sync in a running sandbox: `sandbox-sync` (entry.sh --sync-only) through one exec, with
- * the install deadline passed as SANDBOX_SYNC_TIMEOUT and the exec itself bounded by the same
- * deadline plus a grace period. Its stderr is the entry point's log; its stdout the ready marker.
+ * One dev sync in a running sandbox: `sandbox-sync` (entry.sh --sync-only) through the sandbox's sync
+ * server when it has one (sync-server.ts), else through one exec, with the install deadline passed
+ * as SANDBOX_SYNC_TIMEOUT and the whole bounded by the same deadline plus a grace period. Its stderr
+ * is the entry point's log; its stdout the ready marker.
  */
 import type { Captured, LiteEngine, SandboxRef } from "./engine-lite.js";
 import { SandboxError } from "./errors.js";
 import { parseReadyMarker, READY_FILE, type ReadyMarker } from "./ready-marker.js";
+import { syncThroughServer } from "./sync-server.js";
 
 /** Time the exec gets beyond the install deadline (the sync's other steps, the engine). */
 export const GRACE_MS = 60_000;
@@ -26,7 +28,11 @@ export interface SyncResult {
   unreadable: string | null;
   ready: ReadyMarker;
   seconds: number;
+  /** How the sync was asked for: the sandbox's sync server, one exec, or the --watch session's exec. */
+  transport: SyncTransport;
 }
+
+export type SyncTransport = "sync server" | "exec" | "exec session";
 
 /** The counts in entry.sh's `synced A -> B: N new, M changed, D deleted file(s)` line. */
 export function parseSyncCounts(log: string): FileCounts | null {
@@ -43,22 +49,27 @@ export function parseSyncNotes(log: string): Pick<SyncResult, "savedFiles" | "sa
 }
 
 /** Runs the sync; throws a SandboxError with the log's tail when it fails or passes the deadline. */
-export async function runSync(engine: Pick<LiteEngine, "exec">, sandbox: SandboxRef, options: { timeoutMs: number; onStderr?: (chunk: string) => void }): Promise<SyncResult> {
+export async function runSync(engine: Pick<LiteEngine, "exec" | "syncServer">, sandbox: SandboxRef, options: { timeoutMs: number; onStderr?: (chunk: string) => void }): Promise<SyncResult> {
   const started = Date.now();
   const timeoutSeconds = Math.ceil(options.timeoutMs / 1000);
+  const dropped = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new SandboxError(`the sync in ${sandbox.container} did not finish within ${timeoutSeconds} s (--timeout) plus ${GRACE_MS / 1000} s: see \`sandbox logs -s ${sandbox.container}\` and /run/iterate-sandbox/install.log in it`)),
-      options.timeoutMs + GRACE_MS,
-    );
+    timer = setTimeout(() => {
+      dropped.abort();
+      reject(new SandboxError(`the sync in ${sandbox.container} did not finish within ${timeoutSeconds} s (--timeout) plus ${GRACE_MS / 1000} s: see \`sandbox logs -s ${sandbox.container}\` and /run/iterate-sandbox/install.log in it`));
+    }, options.timeoutMs + GRACE_MS);
   });
+  const sync = async (): Promise<{ result: Captured; transport: SyncTransport }> => {
+    const server = engine.syncServer ? await engine.syncServer(sandbox.id) : null;
+    const served = server ? await syncThroughServer(server, timeoutSeconds, { signal: dropped.signal, ...(options.onStderr && { onStderr: options.onStderr }) }) : null;
+    if (served) return { result: served, transport: "sync server" };
+    const result = await engine.exec(sandbox.id, ["sandbox-sync"], { env: syncEnv(options.timeoutMs), ...(options.onStderr && { onStderr: options.onStderr }) });
+    return { result, transport: "exec" };
+  };
   try {
-    const result = await Promise.race([
-      engine.exec(sandbox.id, ["sandbox-sync"], { env: syncEnv(options.timeoutMs), ...(options.onStderr && { onStderr: options.onStderr }) }),
-      deadline,
-    ]);
-    return await syncResult(engine, sandbox, result, started);
+    const { result, transport } = await Promise.race([sync(), deadline]);
+    return await syncResult(engine, sandbox, result, started, transport);
   } finally {
     clearTimeout(timer);
   }
@@ -70,7 +81,7 @@ export function syncEnv(timeoutMs: number): string[] {
 }
 
 /** What one `sandbox-sync` said (its log on stderr, the marker on stdout), or its failure as a SandboxError. */
-export async function syncResult(engine: Pick<LiteEngine, "exec">, sandbox: SandboxRef, result: Captured, started: number): Promise<SyncResult> {
+export async function syncResult(engine: Pick<LiteEngine, "exec">, sandbox: SandboxRef, result: Captured, started: number, transport: SyncTransport): Promise<SyncResult> {
   if (result.exitCode !== 0) {
     const lines = result.stderr.trim().split("\n");
     const stopped = lines.find((line) => line.startsWith("[entry] stopped: "));
@@ -82,7 +93,7 @@ export async function syncResult(engine: Pick<LiteEngine, "exec">, sandbox: Sand
     // Seen once under heavy load: the exec ended with 0 but its stdout (the marker) was empty.
     ready = parseReadyMarker((await engine.exec(sandbox.id, ["cat", READY_FILE])).stdout);
   }
-  return { files: parseSyncCounts(result.stderr), ...parseSyncNotes(result.stderr), ready, seconds: (Date.now() - started) / 1000 };
+  return { files: parseSyncCounts(result.stderr), ...parseSyncNotes(result.stderr), ready, seconds: (Date.now() - started) / 1000, transport };
 }
 
 /** One line for a person: counts, HEAD, dependencies, time, and what was saved or skipped. */

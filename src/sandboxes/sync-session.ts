@@ -102,7 +102,7 @@ export async function openSyncSession(engine: Pick<LiteEngine, "exec" | "session
     const exitCode = Number(EXIT_LINE.exec(lines[exit] as string)?.[1]);
     const { log, marker } = splitSyncOutput(lines.slice(0, exit));
     lines = lines.slice(exit + 1);
-    return syncResult(engine, sandbox, { exitCode, stdout: marker, stderr: log }, started);
+    return syncResult(engine, sandbox, { exitCode, stdout: marker, stderr: log }, started, "exec session");
   };
 
   return {
