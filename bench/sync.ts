@@ -3,8 +3,8 @@
  * /host/repo-checkout and its .git at /host/gitdir, as the entry point expects. Three ways, in the
  * same run, each in its own container of the same image (the containers run `sleep` under tini, so
  * the first sync of each is a first sync):
- * - ours: `sandbox sync -s <c>` timed end to end from the CLI (node start, the engine API, the exec,
- *   the sync in the container);
+ * - ours: `sandbox sync -s <c>` timed end to end from the CLI (node start, the engine API, the
+ *   connection to the sandbox's sync server, the sync in the container);
  * - today's: the entry point and sync scripts of BEFORE_COMMIT (`git show`, mounted read-only over
  *   the image's), timed the same way: `sandbox sync -s <c>` end to end, and `--watch` (which finds no
  *   sync session there and execs per sync, as it did then);
@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { onCleanup } from "./cleanup.js";
 import { docker, run, tryDocker } from "./proc.js";
 import { timed } from "./stats.js";
+import { newSyncToken, SYNC_SERVER_PORT, syncServerEnv } from "../src/sandboxes/sync-server.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CLI = join(ROOT, "bin/sandbox.js");
@@ -74,8 +75,11 @@ async function startContainer(image: string, repo: string, runId: string, kind: 
   const before = beforeFiles(repo);
   const name = `iterate-sandbox-bench-${runId}-sync-${kind}-${++containers}`;
   onCleanup(`container ${name}`, async () => void (await tryDocker(["rm", "--force", name])));
+  // Ours gets the sync server as `sandbox run` sets it up (launch.ts): a token, the port published on
+  // 127.0.0.1, the server started (here with an exec, since the container runs `sleep`, not entry.sh).
+  const server = kind === "ours" ? ["--publish", `127.0.0.1::${SYNC_SERVER_PORT}`, ...syncServerEnv(newSyncToken()).flatMap((entry) => ["--env", entry])] : [];
   await docker([
-    "run", "--detach", "--name", name,
+    "run", "--detach", "--name", name, ...server,
     // The labels `sandbox run` sets, so `sandbox sync -s <name>` takes it for one of its sandboxes.
     "--label", "dev.iterate.sandbox.managed-by=iterate-sandbox-cli", "--label", `dev.iterate.sandbox.project=bench-${runId}`,
     "--label", `dev.iterate.sandbox.name=sync-${kind}-${containers}`, "--label", `dev.iterate.sandbox.checkout=${repo}`,
@@ -83,18 +87,19 @@ async function startContainer(image: string, repo: string, runId: string, kind: 
     ...(kind === "legacy" ? ["--volume", `${before.entry}:/opt/iterate-sandbox/entry.sh:ro`, "--volume", `${before.sync}:/opt/iterate-sandbox/sync:ro`] : []),
     "--entrypoint", "tini", image, "--", "sleep", "infinity",
   ]);
+  if (kind === "ours") {
+    await docker(["exec", "--detach", name, "node", "/opt/iterate-sandbox/sync/sync-server.mjs", "/opt/iterate-sandbox/entry.sh"]);
+    await docker(["exec", name, "timeout", "20", "bash", "-c", `until (: >/dev/tcp/127.0.0.1/${SYNC_SERVER_PORT}) 2>/dev/null; do sleep 0.1; done`]);
+  }
   return name;
 }
 
-/** The sync's summary, e.g. "1 new, 0 changed, 0 deleted". */
-function syncedLine(text: string): string {
-  const match = /(\d+ new, -?\d+ changed, \d+ deleted)/.exec(text);
-  return match ? (match[1] as string) : "no 'synced' line";
-}
-
-async function cliSync(name: string): Promise<{ seconds: number; said: string }> {
-  const { seconds, value } = await timed(() => run(process.execPath, [CLI, "sync", "-s", name]));
-  return { seconds, said: syncedLine(value.stdout) };
+/** `sandbox sync -s <c>`, timed; what it said it did, and how it reached the sandbox (`transport`). */
+async function cliSync(name: string, expectedTransport: "sync server" | "exec"): Promise<{ seconds: number; said: string }> {
+  const { seconds, value } = await timed(() => run(process.execPath, [CLI, "sync", "--json", "-s", name]));
+  const report = JSON.parse(value.stdout) as { files: { created: number; changed: number; deleted: number } | null; transport: string };
+  if (report.transport !== expectedTransport) throw new Error(`sandbox sync -s ${name} went through ${report.transport}, not ${expectedTransport}`);
+  return { seconds, said: report.files ? `${report.files.created} new, ${report.files.changed} changed, ${report.files.deleted} deleted` : "no file counts" };
 }
 
 
@@ -194,11 +199,11 @@ export async function benchSync(options: { image: string; repo: string; runs: nu
     legacy = await startContainer(image, repo, runId, "legacy");
     if (i % 2 === 1) results.copy.push(await copyTree(ours, copies++));
     await flush(ours);
-    const first = await cliSync(ours);
+    const first = await cliSync(ours, "sync server");
     results.first.push(first.seconds);
     results.said.first = first.said;
     await flush(legacy);
-    results.legacyFirst.push((await cliSync(legacy)).seconds);
+    results.legacyFirst.push((await cliSync(legacy, "exec")).seconds);
     if (i % 2 === 0) results.copy.push(await copyTree(ours, copies++));
   }
 
@@ -209,10 +214,10 @@ export async function benchSync(options: { image: string; repo: string; runs: nu
 
   for (let i = 0; i < runs; i++) {
     await flush(ours);
-    const noChange = await cliSync(ours);
+    const noChange = await cliSync(ours, "sync server");
     results.noChange.push(noChange.seconds);
     results.said.noChange = noChange.said;
-    const legacyNoChange = await cliSync(legacy);
+    const legacyNoChange = await cliSync(legacy, "exec");
     results.legacyNoChange.push(legacyNoChange.seconds);
     results.said.legacyNoChange = legacyNoChange.said;
     results.copy.push(await copyTree(ours, copies++));
@@ -222,11 +227,11 @@ export async function benchSync(options: { image: string; repo: string; runs: nu
   for (let i = 0; i < runs; i++) {
     appendFileSync(edited, `export const syncEdit${i} = "${runId}-${i}";\n`);
     await flush(ours);
-    const oneFile = await cliSync(ours);
+    const oneFile = await cliSync(ours, "sync server");
     results.oneFile.push(oneFile.seconds);
     results.said.oneFile = oneFile.said;
     await expectSynced(ours, edited, options.editedFile);
-    results.legacyOneFile.push((await cliSync(legacy)).seconds);
+    results.legacyOneFile.push((await cliSync(legacy, "exec")).seconds);
     await expectSynced(legacy, edited, options.editedFile);
   }
 
