@@ -152,7 +152,9 @@ sync_deps() {
     deps=none
     return 0
   fi
-  if [[ -d node_modules && "$(sha256sum "$lockfile")" == "$(cat "$INSTALLED_MARKER" 2>/dev/null)" ]]; then
+  local installed=""
+  if [[ -r "$INSTALLED_MARKER" ]]; then installed="$(<"$INSTALLED_MARKER")" || installed=""; fi # no `cat` process
+  if [[ -d node_modules && "$(sha256sum "$lockfile")" == "$installed" ]]; then
     log "dependencies: $lockfile is the one node_modules was installed from: nothing to install"
     return 0
   fi
