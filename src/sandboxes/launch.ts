@@ -43,8 +43,6 @@ export interface LaunchPlan {
   caCerts?: string | undefined;
   /** Seconds the entry point's dependency install may take (SANDBOX_SYNC_TIMEOUT). */
   syncTimeoutSeconds: number;
-  /** The sync server's token (a new random one when left out; tests give their own). */
-  syncToken?: string;
 }
 
 export interface Launched {
@@ -99,7 +97,7 @@ export function containerSpec(plan: LaunchPlan, identity: SandboxIdentity, ports
   // The sync server (sync-server.ts), for a syncing sandbox whose processes leave its port free:
   // a random token in the env, the port on a host port the engine picks (not from the block).
   if (plan.mounts && !plan.declaredPorts.some((port) => port.port === SYNC_SERVER_PORT)) {
-    env.push(...syncServerEnv(plan.syncToken ?? newSyncToken()));
+    env.push(...syncServerEnv(newSyncToken()));
     exposed[`${SYNC_SERVER_PORT}/tcp`] = {};
     bindings[`${SYNC_SERVER_PORT}/tcp`] = [{ HostIp: plan.hostIp, HostPort: "" }];
   }
