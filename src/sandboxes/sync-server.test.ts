@@ -4,8 +4,14 @@
  * sandbox/sync/sync-server.mjs, including the answers that make the CLI fall back to an exec.
  * The real server in a real sandbox is tested in sandboxes.test.ts.
  */
-import { createServer, type Server, type Socket } from "node:net";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { demuxer } from "./multiplexed-stream.js";
 import { SYNC_SERVER_PORT, syncServerAddress, syncThroughServer } from "./sync-server.js";
 
 const TOKEN = "ab".repeat(32);
@@ -100,5 +106,73 @@ describe("syncThroughServer", () => {
     setTimeout(() => aborted.abort(), 100);
     expect(await syncThroughServer({ host: "127.0.0.1", port, token: TOKEN }, 60, { signal: aborted.signal })).toBeNull();
     await expect.poll(() => closed).toBe(true);
+  });
+});
+
+describe("sandbox/sync/sync-server.mjs (the server the sandbox runs), with a stand-in for entry.sh", () => {
+  const SERVER = fileURLToPath(new URL("../../sandbox/sync/sync-server.mjs", import.meta.url));
+  let child: ChildProcess | undefined;
+  let dir: string;
+  afterEach(() => {
+    child?.kill();
+    child = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Starts the server on a free port with a stand-in entry.sh that records each run and exits with $EXIT_CODE. */
+  async function startServer(): Promise<{ port: number; runs: () => string[] }> {
+    dir = mkdtempSync(join(tmpdir(), "sync-server-"));
+    const entry = join(dir, "entry.sh");
+    writeFileSync(entry, `#!/usr/bin/env bash\necho "$1 timeout=$SANDBOX_SYNC_TIMEOUT" >>"${dir}/runs"\necho "[entry] synced on request" >&2\nprintf 'head=abc\\n'\nexit "\${EXIT_CODE:-0}"\n`, { mode: 0o755 });
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port: free } = probe.address() as { port: number };
+        probe.close(() => resolve(free));
+      });
+    });
+    child = spawn(process.execPath, [SERVER, entry], { env: { PATH: process.env.PATH ?? "", SANDBOX_SYNC_TOKEN: TOKEN, SANDBOX_SYNC_SERVER_PORT: String(port), EXIT_CODE: "3" }, stdio: ["ignore", "ignore", "pipe"] });
+    let log = "";
+    child.stderr?.on("data", (chunk: Buffer) => (log += chunk));
+    await expect.poll(() => log, { timeout: 10_000 }).toContain("listening on port");
+    return { port, runs: () => (existsSync(join(dir, "runs")) ? readFileSync(join(dir, "runs"), "utf8").trim().split("\n") : []) };
+  }
+
+  /** The status frame (stream 3) the server answers a raw request line with. */
+  async function statusFor(port: number, line: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: "127.0.0.1", port }, () => socket.write(line));
+      let received = Buffer.alloc(0);
+      socket.on("data", (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+      socket.on("error", reject);
+      socket.on("close", () => {
+        let status = "";
+        demuxer((stream, data) => {
+          if (stream === 3) status = data.toString();
+        })(received);
+        resolve(status);
+      });
+    });
+  }
+
+  it("runs entry.sh --sync-only per request with the deadline, and answers its log, marker and exit code", async () => {
+    const server = await startServer();
+    const result = await syncThroughServer({ host: "127.0.0.1", port: server.port, token: TOKEN }, 42);
+    expect(result).toEqual({ exitCode: 3, stdout: "head=abc\n", stderr: "[entry] synced on request\n" });
+    expect(server.runs()).toEqual(["--sync-only timeout=42"]);
+  });
+
+  it("refuses a wrong token, a malformed request and an overlong line without running anything", async () => {
+    const server = await startServer();
+    expect(await statusFor(server.port, `sync ${"cd".repeat(32)} 60\n`)).toBe("refused: wrong token");
+    expect(await statusFor(server.port, `sync ${TOKEN}\n`)).toBe("refused: the request is not `sync TOKEN TIMEOUT_SECONDS`");
+    expect(await statusFor(server.port, `sync ${TOKEN} 0\n`)).toBe("refused: the request is not `sync TOKEN TIMEOUT_SECONDS`");
+    expect(await statusFor(server.port, "x".repeat(300))).toBe("refused: the request line is too long");
+    expect(server.runs()).toEqual([]);
+  });
+
+  it("does not start without a well-formed token, and says why", () => {
+    const started = spawnSync(process.execPath, [SERVER, "/bin/true"], { env: { PATH: process.env.PATH ?? "", SANDBOX_SYNC_TOKEN: "short", SANDBOX_SYNC_SERVER_PORT: "47391" }, encoding: "utf8", timeout: 10_000 });
+    expect(started.status).toBe(2);
+    expect(started.stderr).toContain("SANDBOX_SYNC_TOKEN (64 hex digits)");
   });
 });
