@@ -20,8 +20,12 @@
 # Progress goes to stderr, step logs to $CACHE/logs/. On failure the message
 # names the step and its log, and a half-started engine is removed.
 #
-# Usage: scripts/dagger-engine-setup.sh [--rebuild]
+# Usage: scripts/dagger-engine-setup.sh [--rebuild] [--restart]
 #   --rebuild  build the binaries and the image again (ignores both caches)
+#   --restart  start a new engine container even when one of the right image
+#              runs and answers (its state volume, the cache, is kept): a
+#              long-running engine here once wedged a session (calls stopped
+#              reaching it) while new sessions still answered
 #
 # Env overrides: SANDBOX_DAGGER_ENGINE_NAME (container, default
 #   sandbox-dagger-engine), SANDBOX_DAGGER_CACHE_DIR (default
@@ -55,11 +59,13 @@ fail() { tail -n 25 "$2" >&2 2>/dev/null || true; die "step '$1' failed: $3 (ful
 elapsed() { printf '%ss' "$((SECONDS - $1))"; }
 
 rebuild=0
+restart=0
 for arg in "$@"; do
   case "$arg" in
     --rebuild) rebuild=1 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
-    *) die "unknown argument '$arg' (expected --rebuild or --help)" ;;
+    --restart) restart=1 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    *) die "unknown argument '$arg' (expected --rebuild, --restart or --help)" ;;
   esac
 done
 
@@ -264,7 +270,7 @@ engine_answers() (
     timeout 60 "$cli" --progress=plain query <<<'{ version }' >"$LOGS/check.log" 2>&1
 )
 
-if [[ "$rebuild" -eq 0 && "$(running_image "$NAME")" == "$image_id" && "$(running_image "$FORWARD_NAME")" == "$image_id" ]] \
+if [[ "$rebuild" -eq 0 && "$restart" -eq 0 && "$(running_image "$NAME")" == "$image_id" && "$(running_image "$FORWARD_NAME")" == "$image_id" ]] \
    && engine_answers; then
   log "engine: $NAME already running $image"
   export_lines
