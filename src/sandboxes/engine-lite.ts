@@ -9,7 +9,7 @@
 import { request, type RequestOptions } from "node:http";
 import type { Socket } from "node:net";
 import { SandboxError } from "./errors.js";
-import { outputEnd, type ExecProcessState, type OutputEndTiming } from "./exec-end.js";
+import { outputEnd, recordedExitCode, type ExecProcessState, type OutputEndTiming } from "./exec-end.js";
 import { demuxer } from "./multiplexed-stream.js";
 import { syncServerAddress, type InspectedContainer, type SyncServerAddress } from "./sync-server.js";
 import { LABELS, MANAGED_BY_VALUE } from "./labels.js";
@@ -155,13 +155,7 @@ export function liteEngine(env: NodeJS.ProcessEnv = process.env): LiteEngine | n
       );
       if ((await outputEnd(output, state, options.timing)) === "exited") dropped.abort();
       else await output; // its failure (the engine went away) is the caller's
-      // The stream can end a moment before the engine records the exit code.
-      for (let attempt = 0; ; attempt++) {
-        const info = await state();
-        if (!info.Running && info.ExitCode !== null) return { exitCode: info.ExitCode, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-        if (attempt >= 50) return { exitCode: -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-        await new Promise((resolve) => setTimeout(resolve, Math.min(10 * 2 ** attempt, 200)));
-      }
+      return { exitCode: await recordedExitCode(state), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
     },
 
     ...(target.socketPath && {

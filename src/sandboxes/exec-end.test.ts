@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { liteEngine } from "./engine-lite.js";
 import { outputEnd, type ExecProcessState } from "./exec-end.js";
 import { attachExec, captureExec } from "./exec.js";
+import { frame } from "./multiplexed-stream.js";
 
 const FAST = { pollMs: 20, trailingMs: 150 };
 const never = new Promise<void>(() => undefined);
@@ -72,15 +73,6 @@ describe("outputEnd", () => {
     expect(await how).toBe("ended");
   });
 });
-
-/** One Docker multiplexed-stream frame: stream 1 stdout, 2 stderr. */
-function frame(stream: 1 | 2, text: string): Buffer {
-  const data = Buffer.from(text);
-  const header = Buffer.alloc(8);
-  header[0] = stream;
-  header.writeUInt32BE(data.length, 4);
-  return Buffer.concat([header, data]);
-}
 
 /**
  * An Engine API whose exec writes "out\n" and "err\n", exits with code 3 after `exitAfterMs`, and

@@ -58,3 +58,16 @@ export function outputEnd(output: Promise<unknown>, inspect: () => Promise<ExecP
     timer = setTimeout(poll, timing.pollMs);
   });
 }
+
+/**
+ * The exit code once the engine has recorded it: the stream can end a moment before. Asks up to
+ * 50 times, 10 ms apart at first, doubling to 200 ms (about 9 s in all); -1 when it never does.
+ */
+export async function recordedExitCode(inspect: () => Promise<ExecProcessState>): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const state = await inspect();
+    if (!state.Running && state.ExitCode !== null) return state.ExitCode;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(10 * 2 ** attempt, 200)));
+  }
+  return -1;
+}

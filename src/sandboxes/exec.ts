@@ -7,7 +7,7 @@
 import { PassThrough, type Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { engine } from "./docker.js";
-import { outputEnd, OUTPUT_END_TIMING, type OutputEndTiming } from "./exec-end.js";
+import { outputEnd, OUTPUT_END_TIMING, recordedExitCode, type ExecProcessState, type OutputEndTiming } from "./exec-end.js";
 
 export interface ExecSpec {
   cmd: string[];
@@ -22,14 +22,10 @@ export interface Captured {
   stderr: string;
 }
 
-/** The exit code once the exec has ended (the stream can close a moment before the engine records it). */
-async function exitCodeOf(exec: Docker.Exec): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const info = await exec.inspect();
-    if (!info.Running && info.ExitCode !== null) return info.ExitCode ?? 0;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(10 * 2 ** attempt, 200)));
-  }
-  return -1;
+/** What the engine says of the exec's process (exec-end.ts's view of it). */
+async function processState(exec: Docker.Exec): Promise<ExecProcessState> {
+  const info = await exec.inspect();
+  return { Running: info.Running, ExitCode: info.ExitCode ?? null };
 }
 
 function createExec(docker: Docker, containerId: string, spec: ExecSpec, io: { stdin: boolean; tty: boolean }): Promise<Docker.Exec> {
@@ -57,10 +53,7 @@ function ended(stream: NodeJS.ReadableStream): Promise<void> {
 
 /** Waits for the exec's output to end, or drops the stream once the process has exited (exec-end.ts). */
 async function outputOver(exec: Docker.Exec, stream: NodeJS.ReadableStream, timing: OutputEndTiming): Promise<void> {
-  const how = await outputEnd(ended(stream), async () => {
-    const info = await exec.inspect();
-    return { Running: info.Running, ExitCode: info.ExitCode ?? null };
-  }, timing);
+  const how = await outputEnd(ended(stream), () => processState(exec), timing);
   if (how === "exited") (stream as { destroy?: () => void }).destroy?.();
 }
 
@@ -85,7 +78,7 @@ export async function captureExec(
   });
   docker.modem.demuxStream(stream, stdout, stderr);
   await outputOver(exec, stream, options.timing ?? OUTPUT_END_TIMING);
-  return { exitCode: await exitCodeOf(exec), stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") };
+  return { exitCode: await recordedExitCode(() => processState(exec)), stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") };
 }
 
 export interface AttachOptions {
@@ -137,5 +130,5 @@ export async function attachExec(docker: Docker, containerId: string, spec: Exec
       process.stdout.off("resize", resize);
     }
   }
-  return exitCodeOf(exec);
+  return recordedExitCode(() => processState(exec));
 }

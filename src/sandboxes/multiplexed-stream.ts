@@ -17,3 +17,12 @@ export function demuxer(onFrame: (stream: number, data: Buffer) => void): (chunk
     }
   };
 }
+
+/** One frame of that stream: `stream` (1 stdout, 2 stderr, 3 the sync server's status) and its data. */
+export function frame(stream: number, data: Buffer | string): Buffer {
+  const body = typeof data === "string" ? Buffer.from(data) : data;
+  const header = Buffer.alloc(8);
+  header[0] = stream;
+  header.writeUInt32BE(body.length, 4);
+  return Buffer.concat([header, body]);
+}

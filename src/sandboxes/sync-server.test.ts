@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { demuxer } from "./multiplexed-stream.js";
+import { demuxer, frame } from "./multiplexed-stream.js";
 import { SYNC_SERVER_PORT, syncServerAddress, syncThroughServer } from "./sync-server.js";
 
 const TOKEN = "ab".repeat(32);
@@ -37,14 +37,6 @@ describe("syncServerAddress", () => {
     expect(syncServerAddress({})).toBeNull();
   });
 });
-
-function frame(stream: number, text: string): Buffer {
-  const data = Buffer.from(text);
-  const header = Buffer.alloc(8);
-  header[0] = stream;
-  header.writeUInt32BE(data.length, 4);
-  return Buffer.concat([header, data]);
-}
 
 describe("syncThroughServer", () => {
   let server: Server | undefined;
