@@ -4,6 +4,8 @@
 #   entry.sh [COMMAND [ARG...]]   sync, then exec COMMAND, or the process table when none is given
 #   entry.sh --sync-only          sync only (also `sandbox-sync`), e.g. in a running container
 #   entry.sh --sync-only --serve  a sync per `sync` line on stdin, until it ends (`sandbox sync --watch`)
+#   entry.sh --sync-only --host-unchanged   the sync server's sync when its watch saw no host change
+#   entry.sh --watch-dirs         the host checkout's directories the sync server watches (NUL-separated)
 #
 # In order, each step saying what it did:
 #   0. extra CA certificates, when `sandbox run --ca-certs` mounted some (see setup_ca_certs);
@@ -33,8 +35,18 @@ log() { printf '[entry] %s\n' "$*" >&2; }
 die() { printf '[entry] stopped: %s\n' "$*" >&2; exit 1; }
 
 mode=run
+# --host-unchanged: said by the sync server only, when its inotify watch saw no change of the host
+# checkout since before the last complete sync (sync/host-watch.mjs); dev-sync.sh then lists nothing.
+host_unchanged=no
 if [[ "${1:-}" == --sync-only ]]; then
   mode=sync
+  shift
+  if [[ "${1:-}" == --host-unchanged ]]; then
+    host_unchanged=yes
+    shift
+  fi
+elif [[ "${1:-}" == --watch-dirs ]]; then
+  mode=watch-dirs
   shift
 fi
 
@@ -63,6 +75,14 @@ repo="${REPO_PATH:-}"
 [[ -d "$RUN_DIR" ]] || mkdir -p "$RUN_DIR" 2>/dev/null || die "cannot create $RUN_DIR (it must be writable by $(id -un))"
 exec 9>"$RUN_DIR/sync.lock"
 flock 9
+
+# --watch-dirs: what the sync server watches (list_watch_dirs in sync/dev-sync.sh), under the sync's lock.
+if [[ "$mode" == watch-dirs ]]; then
+  # shellcheck source=sync/dev-sync.sh
+  source "$SANDBOX_DIR/sync/dev-sync.sh"
+  list_watch_dirs
+  exit 0
+fi
 rm -f "$READY_FILE"
 
 # --- 1. dev sync (sync/dev-sync.sh) -------------------------------------------------------------------

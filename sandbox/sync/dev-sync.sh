@@ -95,8 +95,18 @@ stage_host_git() {
 }
 
 sync_worktree() {
-  local owned="$state/host-owned" next="$state/host-owned.next" copy="$state/copy-list"
+  local owned="$state/host-owned" next="$state/host-owned.next" copy="$state/copy-list" listed="$state/worktree-listed"
   local changes="$RUN_DIR/sync-changes.txt" save_dir="$state/saved/$sync_stamp" excludes=() rc=0
+  # The sync server's inotify watch of the host checkout (sync/host-watch.mjs) saw no change since
+  # before the last complete listing (entry.sh --host-unchanged, said by the server only), and the
+  # host's git metadata (index, info/exclude), which decides what git lists, is unchanged too: the
+  # last listing is the host's files still. `listed` says it was complete (every file readable).
+  if [[ "${host_unchanged:-no}" == yes && "$fingerprint_same" == yes && -f "$owned" && -f "$listed" ]]; then
+    worktree_touched=0
+    sync_summary="synced $HOST_CHECKOUT -> $repo: 0 new, 0 changed, 0 deleted file(s) (the host checkout did not change since the last sync: the sync server's inotify watch saw nothing)"
+    log "$sync_summary"
+    return 0
+  fi
   if [[ -f "$HOST_EXCLUDES_FILE" ]]; then excludes=(-c core.excludesFile="$HOST_EXCLUDES_FILE"); fi
   # First sync: the files of the image's commit are the baseline the host owns.
   [[ -f "$owned" ]] || git -C "$repo" ls-files -z | perl -0 -ne 'chomp; print "$_\0?\0"' >"$owned"
@@ -119,6 +129,7 @@ sync_worktree() {
   fi
   # unchanged=1: the planner found the last sync's records again and did not write NEXT.
   if ((unchanged == 0)); then mv -f "$next" "$owned"; fi
+  if ((unreadable == 0)); then : >"$listed"; else rm -f "$listed"; fi
   worktree_touched=$((new + changed + deleted))
   if [[ "${SANDBOX_SYNC_VERBOSE:-}" == 1 ]]; then sed 's/^/[entry]   /' "$changes" >&2; fi
   sync_summary="synced $HOST_CHECKOUT -> $repo: $new new, $changed changed, $deleted deleted file(s) (git's list of the host's files; ignored and sandbox-only files kept)"
@@ -222,6 +233,26 @@ refresh_copied() {
     | git -C "$repo" --literal-pathspecs add --refresh --pathspec-from-file=- --pathspec-file-nul >/dev/null 2>&1 || true
 }
 
+# The directories of the host checkout that git looks into for files: not ignored, not .git, not a
+# nested repository, symlinks not followed. NUL-separated absolute paths on stdout, for the sync
+# server's inotify watch (sync/host-watch.mjs). A directory whose every file is ignored (but which is
+# not ignored itself) is one: a new file there would be listed. Fails when one cannot be read.
+list_watch_dirs() {
+  local excludes=() candidates ignored rc=0
+  [[ -d "$HOST_CHECKOUT" ]] || die "no host checkout at $HOST_CHECKOUT"
+  locate_host_git
+  [[ -f "$staging/HEAD" ]] || die "the host's git metadata is not staged at $staging yet: run a sync first"
+  if [[ -f "$HOST_EXCLUDES_FILE" ]]; then excludes=(-c core.excludesFile="$HOST_EXCLUDES_FILE"); fi
+  candidates="$state/watch-candidates" ignored="$state/watch-ignored"
+  # git names a directory whose files are all ignored as if it was ignored: ask again for each whether
+  # a pattern ignores the directory itself.
+  (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" ls-files -z --others --ignored --exclude-standard --directory) >"$candidates" \
+    || die "listing the ignored directories of $HOST_CHECKOUT with git failed (above)"
+  (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" check-ignore -z --stdin) <"$candidates" >"$ignored" || rc=$?
+  ((rc <= 1)) || die "git check-ignore of the candidate directories failed (exit $rc, above)"
+  perl "$SYNC_DIR/watch-dirs.pl" "$HOST_CHECKOUT" "$ignored"
+}
+
 # Sets fingerprint_same=yes when the listing is the last complete sync's and that sync's staging copy is there.
 # (Compared in bash, not with cmp: every process started costs several milliseconds here.)
 take_fingerprint() {
@@ -237,17 +268,9 @@ keep_fingerprint() {
   if [[ "$fingerprint_same" != yes && -n "$fingerprint_now" ]]; then printf '%s' "$fingerprint_now" >"$fingerprint"; fi
 }
 
-# The whole dev sync; sets `synced`.
-dev_sync() {
-  if [[ ! -d "$HOST_CHECKOUT" ]]; then
-    log "no host checkout at $HOST_CHECKOUT: dev sync skipped (the repo is the image's commit)"
-    return 0
-  fi
-  [[ -r "$HOST_CHECKOUT" && -x "$HOST_CHECKOUT" ]] \
-    || die "$HOST_CHECKOUT is not readable by $(id -un) (uid $(id -u)): make the checkout readable by that uid (e.g. chmod o+rx on it and its parents)"
-  # An empty or wrong mount would make the sync delete the repo's files: require something that looks like it.
-  [[ -f "$HOST_CHECKOUT/package.json" || -e "$HOST_CHECKOUT/.git" ]] \
-    || die "$HOST_CHECKOUT has neither package.json nor .git: refusing to sync it over $repo (a wrong or empty mount would delete the repo)"
+# Sets gitdir, worktree (yes|no), commondir, state and staging from the mounts; stops when they do not
+# look like a git dir.
+locate_host_git() {
   if [[ -d "$HOST_GITDIR" ]]; then gitdir="$HOST_GITDIR"
   elif [[ -d "$HOST_CHECKOUT/.git" ]]; then gitdir="$HOST_CHECKOUT/.git"
   else die "$HOST_CHECKOUT/.git is a worktree link and $HOST_GITDIR is not mounted: mount the worktree's git dir there (and the repository's .git at $HOST_COMMONDIR)"
@@ -263,6 +286,20 @@ dev_sync() {
   state="$repo/.git/sandbox"
   staging="$state/host-git"
   [[ -d "$staging" ]] || mkdir -p "$staging" || die "cannot create $staging"
+}
+
+# The whole dev sync; sets `synced`.
+dev_sync() {
+  if [[ ! -d "$HOST_CHECKOUT" ]]; then
+    log "no host checkout at $HOST_CHECKOUT: dev sync skipped (the repo is the image's commit)"
+    return 0
+  fi
+  [[ -r "$HOST_CHECKOUT" && -x "$HOST_CHECKOUT" ]] \
+    || die "$HOST_CHECKOUT is not readable by $(id -un) (uid $(id -u)): make the checkout readable by that uid (e.g. chmod o+rx on it and its parents)"
+  # An empty or wrong mount would make the sync delete the repo's files: require something that looks like it.
+  [[ -f "$HOST_CHECKOUT/package.json" || -e "$HOST_CHECKOUT/.git" ]] \
+    || die "$HOST_CHECKOUT has neither package.json nor .git: refusing to sync it over $repo (a wrong or empty mount would delete the repo)"
+  locate_host_git
   worktree_touched=0
 
   metadata_changes="$state/metadata-changes"

@@ -9,10 +9,14 @@
 // The server answers in Docker's multiplexed-stream framing ([stream, 0, 0, 0, size u32 BE] + data):
 // stream 2 the sync's log (entry.sh's stderr) as it comes, stream 1 the ready marker (its stdout),
 // then stream 3 `exit CODE`, or only stream 3 `refused: WHY` for a bad request. Each sync is
-// `bash ENTRY_SH --sync-only`: the same code, lock and output as `docker exec … sandbox-sync`.
+// `bash ENTRY_SH --sync-only`: the same code, lock and output as `docker exec … sandbox-sync`; with
+// `--host-unchanged` when the host watch (host-watch.mjs) saw no change of the host checkout since
+// before the last complete sync. Syncs run one at a time, in the order they were asked for.
 import { spawn } from "node:child_process";
 import { timingSafeEqual } from "node:crypto";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
+import { HostWatch, hostWatchRefusal } from "./host-watch.mjs";
 
 const entry = process.argv[2];
 const token = process.env.SANDBOX_SYNC_TOKEN ?? "";
@@ -42,11 +46,34 @@ function tokenMatches(given) {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+const checkout = process.env.SANDBOX_HOST_CHECKOUT || "/host/repo-checkout";
+const hostWatch = startHostWatch();
+
+function startHostWatch() {
+  const refusal = hostWatchRefusal(checkout, process.env.SANDBOX_SYNC_HOST_WATCH);
+  if (refusal) {
+    log(`host watch: ${refusal}`);
+    return null;
+  }
+  const gitDirs = [process.env.SANDBOX_HOST_GITDIR || "/host/gitdir", process.env.SANDBOX_HOST_COMMONDIR || "/host/commondir", `${checkout}/.git`].filter((dir) => existsSync(`${dir}/HEAD`));
+  const watch = new HostWatch({ entry, checkout, gitDirs, excludesFile: process.env.SANDBOX_HOST_EXCLUDES_FILE || "/host/excludes-file", log });
+  watch.start();
+  return watch;
+}
+
+let queue = Promise.resolve();
+
 function serve(socket, request) {
   const match = /^sync ([0-9a-f]{64}) ([1-9][0-9]{0,5})$/.exec(request);
   if (!match) return socket.end(frame(3, "refused: the request is not `sync TOKEN TIMEOUT_SECONDS`"));
   if (!tokenMatches(match[1])) return socket.end(frame(3, "refused: wrong token"));
-  const child = spawn("bash", [entry, "--sync-only"], { env: { ...process.env, SANDBOX_SYNC_TIMEOUT: match[2] }, stdio: ["ignore", "pipe", "pipe"] });
+  queue = queue.then(() => new Promise((done) => runSync(socket, match[2], done)));
+}
+
+async function runSync(socket, timeoutSeconds, done) {
+  const unchanged = hostWatch ? await hostWatch.begin() : false;
+  const args = [entry, "--sync-only", ...(unchanged ? ["--host-unchanged"] : [])];
+  const child = spawn("bash", args, { env: { ...process.env, SANDBOX_SYNC_TIMEOUT: timeoutSeconds }, stdio: ["ignore", "pipe", "pipe"] });
   const stdout = [];
   // A client that went away does not stop the sync (as with an exec whose client went away).
   const send = (data) => {
@@ -55,12 +82,17 @@ function serve(socket, request) {
   child.stderr.on("data", (chunk) => send(frame(2, chunk)));
   child.stdout.on("data", (chunk) => stdout.push(chunk));
   child.on("error", (error) => {
+    hostWatch?.end(127, unchanged);
+    done();
     if (!socket.destroyed) socket.end(frame(3, `exit 127 ${error.message}`));
   });
   child.on("close", (code, signal) => {
+    const exitCode = code ?? 128 + (signal === "SIGKILL" ? 9 : 15);
+    hostWatch?.end(exitCode, unchanged);
+    done();
     if (socket.destroyed) return;
     if (stdout.length > 0) socket.write(frame(1, Buffer.concat(stdout)));
-    socket.end(frame(3, `exit ${code ?? 128 + (signal === "SIGKILL" ? 9 : 15)}`));
+    socket.end(frame(3, `exit ${exitCode}`));
   });
 }
 

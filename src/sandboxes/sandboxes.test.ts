@@ -8,7 +8,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -259,6 +259,70 @@ describe.skipIf(!ready)("local sandboxes (the compiled CLI, the local engine)", 
     // Human output: one line saying what the sync did.
     expect(await cliOk(["sync", "-s", run.name, "--project", project])).toMatch(new RegExp(`^synced ${repo} into ${run.container}: 0 new, 0 changed, 0 deleted file\\(s\\)`));
   }, 120_000);
+
+  it("a no-change sync through the server lists nothing (its inotify watch saw nothing), yet every kind of host change arrives", async () => {
+    const run = startedRun("checkout");
+    const WATCH_SAW_NOTHING = "the sync server's inotify watch saw nothing";
+    const sync = async (): Promise<string> => {
+      const result = await cli(["sync", "-s", run.container]);
+      expect(result.status, result.stderr.slice(-3000)).toBe(0);
+      return result.stderr;
+    };
+    /** Syncs until one skips the listing: the first after a change of the watched directories lists (their new watches could not see what came before). */
+    const settle = async (): Promise<void> => {
+      const logs: string[] = [];
+      for (let attempt = 0; attempt < 3; attempt++) {
+        logs.push(await sync());
+        if (logs.at(-1)?.includes(WATCH_SAW_NOTHING)) return;
+      }
+      expect.fail(`three syncs without a change of the host checkout all listed it:\n${logs.join("\n---\n")}`);
+    };
+    const inside = (script: string) => cliOk(["exec", "-s", run.container, "--", "bash", "-c", script]);
+    await settle();
+
+    // Each change: the next sync takes it (it does not skip), and says it listed.
+    writeFileSync(join(repo, "packages/core/extra.js"), "export const extra = 2;\n");
+    expect(await sync()).not.toContain(WATCH_SAW_NOTHING);
+    expect(await inside("cat packages/core/extra.js")).toBe("export const extra = 2;\n");
+    await settle();
+    mkdirSync(join(repo, "deep/er"), { recursive: true });
+    writeFileSync(join(repo, "deep/er/new.md"), "in a new directory\n");
+    await sync();
+    await settle();
+    writeFileSync(join(repo, "deep/er/later.md"), "in that directory, later\n");
+    await sync();
+    expect(await inside("cat deep/er/new.md deep/er/later.md")).toBe("in a new directory\nin that directory, later\n");
+    await settle();
+    // A directory whose every file is ignored (git reports it as ignored) is watched: a file that is not ignored may come.
+    mkdirSync(join(repo, "only-logs"));
+    writeFileSync(join(repo, "only-logs/run.log"), "ignored\n");
+    await sync();
+    await settle();
+    writeFileSync(join(repo, "only-logs/notes.md"), "not ignored\n");
+    await sync();
+    expect(await inside("cat only-logs/notes.md; test -e only-logs/run.log && echo log-synced || true")).toBe("not ignored\n");
+    await settle();
+    // Mode only, then an editor's atomic save (a new file renamed over the old one).
+    chmodSync(join(repo, "deep/er/new.md"), 0o755);
+    await sync();
+    expect(await inside("stat -c %a deep/er/new.md")).toBe("755\n");
+    await settle();
+    writeFileSync(join(repo, "deep/er/.new.md.swp"), "saved atomically\n");
+    renameSync(join(repo, "deep/er/.new.md.swp"), join(repo, "deep/er/new.md"));
+    await sync();
+    expect(await inside("cat deep/er/new.md")).toBe("saved atomically\n");
+    // A directory replaced by another of the same name: its new files are seen too.
+    await settle();
+    rmSync(join(repo, "deep"), { recursive: true });
+    mkdirSync(join(repo, "deep/er"), { recursive: true });
+    await sync();
+    await settle();
+    writeFileSync(join(repo, "deep/er/replaced.md"), "in the replacing directory\n");
+    await sync();
+    expect(await inside("cat deep/er/replaced.md; ls deep/er")).toBe("in the replacing directory\nreplaced.md\n");
+    await settle();
+    expect(JSON.parse(await cliOk(["sync", "--json", "-s", run.container]))).toMatchObject({ listedHostFiles: false, files: { created: 0, changed: 0, deleted: 0 }, transport: "sync server" });
+  }, 240_000);
 
   it("syncs through the sandbox's sync server: a wrong token is refused; without the server, an exec does the sync", async () => {
     const run = startedRun("checkout");

@@ -26,6 +26,11 @@ export interface SyncResult {
   savedRefs: string[];
   /** Host files the sandbox user could not read (not synced), with the fix. */
   unreadable: string | null;
+  /**
+   * Whether the sync listed and compared the host's files; false when the sync server's inotify
+   * watch saw no change of the host checkout since the last sync (sandbox/sync/host-watch.mjs).
+   */
+  listedHostFiles: boolean;
   ready: ReadyMarker;
   seconds: number;
   /** How the sync was asked for: the sandbox's sync server, one exec, or the --watch session's exec. */
@@ -40,12 +45,13 @@ export function parseSyncCounts(log: string): FileCounts | null {
   return match ? { created: Number(match[1]), changed: Number(match[2]), deleted: Number(match[3]) } : null;
 }
 
-/** What the entry point's log says was saved or skipped (see sandbox/sync/dev-sync.sh). */
-export function parseSyncNotes(log: string): Pick<SyncResult, "savedFiles" | "savedRefs" | "unreadable"> {
+/** What the entry point's log says was saved, skipped or not listed (see sandbox/sync/dev-sync.sh). */
+export function parseSyncNotes(log: string): Pick<SyncResult, "savedFiles" | "savedRefs" | "unreadable" | "listedHostFiles"> {
   const savedFiles = /saved \d+ sandbox-only file\(s\) the host now has too, before overwriting them: (\S+)/.exec(log)?.[1] ?? null;
   const refs = /kept as ((?:refs\/sandbox\/\S+ ?)+) \(git log them/.exec(log)?.[1];
   const unreadable = /warning: (\d+ host file\(s\) not readable .*)/.exec(log)?.[1] ?? null;
-  return { savedFiles, savedRefs: refs ? refs.trim().split(" ") : [], unreadable };
+  const listedHostFiles = !/the host checkout did not change since the last sync: the sync server's inotify watch saw nothing/.test(log);
+  return { savedFiles, savedRefs: refs ? refs.trim().split(" ") : [], unreadable, listedHostFiles };
 }
 
 /** Runs the sync; throws a SandboxError with the log's tail when it fails or passes the deadline. */

@@ -394,6 +394,42 @@ describe.skipIf(!ready)("dev sync", () => {
     expect((await exec(container, GIT_STATE)).trimEnd()).toBe(hostGitState(host));
   }, 300_000);
 
+  it("entry.sh --watch-dirs lists the directories git looks into for files (the sync server's inotify watch): not ignored, not .git, no nested repository or symlink; a directory of ignored files only is one", async () => {
+    const host = createFixtureRepo();
+    mkdirSync(join(host, "only-logs/deeper"), { recursive: true });
+    writeFileSync(join(host, "only-logs/deeper/run.log"), "ignored\n");
+    mkdirSync(join(host, "empty"));
+    mkdirSync(join(host, "node_modules/pkg/lib"), { recursive: true });
+    writeFileSync(join(host, "node_modules/pkg/lib/index.js"), "\n");
+    mkdirSync(join(host, "packages/core/dist/chunks"), { recursive: true });
+    writeFileSync(join(host, "packages/core/dist/chunks/a.js"), "\n");
+    mkdirSync(join(host, "vendor/nested/src"), { recursive: true });
+    git(join(host, "vendor/nested"), ["init", "--quiet"]);
+    symlinkSync("packages", join(host, "linked-packages"));
+    const container = await startContainer([`${host}:/host/repo-checkout:ro`, `${join(host, ".git")}:/host/gitdir:ro`]);
+    await waitReady(container);
+
+    const listed = await docker(["exec", container, "/opt/iterate-sandbox/entry.sh", "--watch-dirs"]);
+    expect(listed.code, listed.stderr).toBe(0);
+    const fields = listed.stdout.split("\0");
+    expect(fields.pop()).toBe("");
+    const dirs = fields.filter((_, i) => i % 2 === 1).map((dir) => dir.replace(/^\/host\/repo-checkout/, "") || "/").sort();
+    expect(fields.filter((_, i) => i % 2 === 0).every((inode) => /^\d+$/.test(inode))).toBe(true);
+    // Expected: every directory on the host, by a walk that knows this fixture's ignores by name.
+    const expected: string[] = [];
+    const walk = (relative: string) => {
+      expected.push(relative || "/");
+      for (const entry of readdirSync(join(host, relative), { withFileTypes: true })) {
+        const path = `${relative}/${entry.name}`;
+        if (!entry.isDirectory() || [".git", "node_modules", "dist"].includes(entry.name) || path === "/vendor/nested") continue;
+        walk(path);
+      }
+    };
+    walk("");
+    expect(dirs).toEqual(expected.sort());
+    expect(dirs).toEqual(expect.arrayContaining(["/", "/only-logs", "/only-logs/deeper", "/empty", "/vendor", "/packages/core"]));
+  }, 300_000);
+
   it("sandbox-sync --serve: a sync per line on stdin, each with its log, marker and exit code, until stdin ends", async () => {
     const host = createFixtureRepo();
     const container = await startContainer([`${host}:/host/repo-checkout:ro`, `${join(host, ".git")}:/host/gitdir:ro`]);

@@ -1,0 +1,222 @@
+// The sync server's inotify watch of the host checkout: it lets a sync skip listing and comparing
+// the host's files (git ls-files and an lstat per file: most of a no-change sync) when nothing in the
+// checkout changed since before the last complete sync.
+//
+// What is watched: every directory git looks into for files (`entry.sh --watch-dirs`: not ignored,
+// not .git, not a nested repository), the host's core.excludesFile and the git dirs' info/ (what
+// decides what git lists; the sync itself compares the rest of the git metadata). Any event there
+// (a file written, created, deleted, renamed, chmod'ed, touched) makes the next sync a full one.
+//
+// Why it is sound: a sync may skip only when (1) no event came since the mark taken just before the
+// previous sync's listing (`begin`), and (2) every watched directory was already watched at that
+// mark. A directory created later makes an event in its parent, which is watched (by induction from
+// the checkout's root); a directory that newly needs a watch (found by a refresh after a full sync)
+// makes the next sync a full one too, since changes in it before its watch were not seen. Events
+// reach this process through the same event loop as the request, and the decision waits one
+// setImmediate, so an event queued before the request arrived is counted.
+//
+// Only where the host's changes reach inotify in the container: a local disk file system shared with
+// the host's kernel (ext4, xfs, btrfs, tmpfs, zfs, f2fs, overlayfs). Docker Desktop's file sharing
+// (virtiofs, gRPC FUSE), 9p (WSL2's /mnt) and network file systems are not watched: every sync is a
+// full one there, as it is with SANDBOX_SYNC_HOST_WATCH=off or when the watch cannot be set up.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, statfsSync, watch } from "node:fs";
+import { basename, join } from "node:path";
+
+/** statfs f_type of the file systems whose host-side changes inotify in the container reports. */
+export const LOCAL_FILE_SYSTEMS = new Map([
+  [0xef53, "ext2/3/4"],
+  [0x58465342, "xfs"],
+  [0x9123683e, "btrfs"],
+  [0x01021994, "tmpfs"],
+  [0x2fc12fc1, "zfs"],
+  [0xf2f52010, "f2fs"],
+  [0x794c7630, "overlayfs"],
+]);
+
+/** How long a sync request waits for a refresh of the watched directories in progress (ms). */
+export const REFRESH_WAIT_MS = 10_000;
+
+/**
+ * Whether the host watch may be used: null when it may, else why not (one line).
+ * `setting` is SANDBOX_SYNC_HOST_WATCH: unset, "on" or "off".
+ */
+export function hostWatchRefusal(checkout, setting) {
+  if (setting === "off") return "off (SANDBOX_SYNC_HOST_WATCH=off)";
+  if (setting !== undefined && setting !== "" && setting !== "on") return `off: SANDBOX_SYNC_HOST_WATCH '${setting}' must be on or off`;
+  let type;
+  try {
+    type = statfsSync(checkout).type;
+  } catch (error) {
+    return `off: cannot read the file system of ${checkout} (${error.code ?? error.message})`;
+  }
+  if (!LOCAL_FILE_SYSTEMS.has(type)) return `off: ${checkout} is on a file system (statfs type 0x${type.toString(16)}) whose host-side changes inotify may not report (Docker Desktop's file sharing, 9p, NFS…); every sync lists the host's files`;
+  return null;
+}
+
+export class HostWatch {
+  /**
+   * @param {{ entry: string, checkout: string, gitDirs: string[], excludesFile: string, log: (line: string) => void }} options
+   * entry: entry.sh (its --watch-dirs lists the directories); gitDirs: the host git dirs whose info/ is watched.
+   */
+  constructor(options) {
+    this.options = options;
+    /** An event came since the last mark (or the watch set is new): the next sync lists the host's files. */
+    this.dirty = true;
+    /** The watched directories are all those of the last refresh. */
+    this.complete = false;
+    /** Something that decides which directories to watch changed: refresh after the next full sync. */
+    this.needsRefresh = true;
+    /** Why the watch stopped for good, or null. */
+    this.stopped = null;
+    /** Watched path -> its inode ("" for the excludes file and git dirs), watcher, and whether its watch may have ended. */
+    /** @type {Map<string, { inode: string, watcher: import("node:fs").FSWatcher, stale: boolean }>} */
+    this.watched = new Map();
+    /** @type {Promise<void> | null} */
+    this.refreshing = null;
+    this.lastRefreshError = "";
+  }
+
+  /** Watches the excludes file and the git dirs, then lists and watches the checkout's directories. */
+  start() {
+    const { gitDirs, excludesFile } = this.options;
+    if (existsSync(excludesFile)) this.add(excludesFile, "", () => this.changed(true));
+    for (const dir of gitDirs) {
+      // info/ may be created later: its creation is a "rename" event named info in the git dir.
+      this.add(dir, "", (_kind, name) => name === "info" && this.changed(true));
+      const info = join(dir, "info");
+      if (existsSync(info)) this.add(info, "", () => this.changed(true));
+    }
+    this.refresh();
+  }
+
+  /**
+   * Called when a sync request arrives: true when the sync may skip listing the host's files. Takes
+   * the mark: events from now on make the next sync a full one.
+   */
+  async begin() {
+    if (this.refreshing) await Promise.race([this.refreshing, new Promise((resolve) => setTimeout(resolve, REFRESH_WAIT_MS).unref())]);
+    // Events already queued are delivered in this turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    const unchanged = !this.stopped && !this.refreshing && this.complete && !this.needsRefresh && !this.dirty;
+    this.dirty = false;
+    return unchanged;
+  }
+
+  /** Called when that sync ended (exit code); after a full sync, refreshes the directories when needed. */
+  end(exitCode, skipped) {
+    if (exitCode !== 0) this.dirty = true;
+    if (!skipped && this.needsRefresh && !this.refreshing && !this.stopped) this.refresh();
+  }
+
+  changed(refresh) {
+    this.dirty = true;
+    if (refresh) this.needsRefresh = true;
+  }
+
+  refresh() {
+    this.needsRefresh = false;
+    this.refreshing = this.listDirectories()
+      .then((dirs) => this.apply(dirs))
+      .catch((error) => {
+        this.complete = false;
+        this.needsRefresh = true;
+        if (error.message !== this.lastRefreshError) this.options.log(`host watch: ${error.message}; syncs list the host's files until the next refresh`);
+        this.lastRefreshError = error.message;
+      })
+      .finally(() => {
+        this.refreshing = null;
+      });
+  }
+
+  /** `entry.sh --watch-dirs`: Map of directory -> inode. */
+  listDirectories() {
+    return new Promise((resolve, reject) => {
+      const child = spawn("bash", [this.options.entry, "--watch-dirs"], { stdio: ["ignore", "pipe", "pipe"] });
+      const out = [];
+      let err = "";
+      child.stdout.on("data", (chunk) => out.push(chunk));
+      child.stderr.on("data", (chunk) => (err += chunk.toString()));
+      child.on("error", reject);
+      child.on("close", (code) => {
+        if (code !== 0) return reject(new Error(`listing the directories to watch failed (entry.sh --watch-dirs exit ${code}: ${err.trim().split("\n").slice(-3).join(" / ")})`));
+        const fields = Buffer.concat(out).toString().split("\0");
+        const dirs = new Map();
+        for (let i = 0; i + 1 < fields.length; i += 2) dirs.set(fields[i + 1], fields[i]);
+        if (dirs.size === 0) return reject(new Error("entry.sh --watch-dirs listed no directory"));
+        resolve(dirs);
+      });
+    });
+  }
+
+  /** Watches the listed directories; a directory newly watched (or replaced) makes the next sync a full one. */
+  apply(dirs) {
+    if (this.stopped) return;
+    let added = 0;
+    for (const [dir, entry] of this.watched) {
+      if (entry.inode === "") continue; // the excludes file and git dirs: not the checkout's
+      // A directory deleted or moved away (its watch ended or follows it elsewhere), or replaced:
+      // the kernel may give a new directory the inode of a deleted one, hence `stale` too.
+      if (entry.stale || dirs.get(dir) !== entry.inode) {
+        entry.watcher.close();
+        this.watched.delete(dir);
+      }
+    }
+    for (const [dir, inode] of dirs) {
+      if (this.watched.has(dir)) continue;
+      const self = basename(dir);
+      const onEvent = (kind, name) => {
+        // The directory itself deleted or moved comes as a rename named like it (as would a child of
+        // that name): its watch may be gone, so it is set again at the next refresh.
+        if (kind === "rename" && name === self) {
+          const entry = this.watched.get(dir);
+          if (entry) entry.stale = true;
+        }
+        this.changed(kind === "rename" || name === ".gitignore");
+      };
+      if (!this.add(dir, inode, onEvent)) return;
+      added++;
+    }
+    if (added > 0) this.dirty = true;
+    this.complete = true;
+    this.lastRefreshError = "";
+  }
+
+  /** One inotify watch; false (and the whole watch stopped) when it cannot be set. */
+  add(path, inode, onEvent) {
+    let watcher;
+    try {
+      watcher = watch(path, { persistent: false }, onEvent);
+    } catch (error) {
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") {
+        // Gone since it was listed: that removal was an event in its parent, or will be seen next time.
+        this.changed(true);
+        return true;
+      }
+      const why = error.code === "ENOSPC"
+        ? `the inotify watch limit is reached (fs.inotify.max_user_watches ${readLimit()}, shared with the host user of the same uid; ${this.watched.size} watched here)`
+        : `cannot watch ${path} (${error.code ?? error.message})`;
+      this.stop(why);
+      return false;
+    }
+    watcher.on("error", (error) => this.stop(`the watch of ${path} failed (${error.code ?? error.message})`));
+    this.watched.set(path, { inode, watcher, stale: false });
+    return true;
+  }
+
+  stop(why) {
+    if (this.stopped) return;
+    this.stopped = why;
+    for (const { watcher } of this.watched.values()) watcher.close();
+    this.watched.clear();
+    this.options.log(`host watch: stopped, ${why}; every sync lists the host's files`);
+  }
+}
+
+function readLimit() {
+  try {
+    return readFileSync("/proc/sys/fs/inotify/max_user_watches", "utf8").trim();
+  } catch {
+    return "unknown";
+  }
+}
