@@ -115,9 +115,9 @@ sync_worktree() {
   counts="$( (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" ls-files -z --cached --others --exclude-standard) \
     | perl "$SYNC_DIR/worktree-plan.pl" "$HOST_CHECKOUT" "$repo" - "$owned" "$next" "$copy" "$save_dir" "$changes")" \
     || die "listing the host checkout with git, or planning the sync, failed (above): is $HOST_GITDIR the git dir of $HOST_CHECKOUT?"
-  local new=0 changed=0 deleted=0 saved=0 unreadable=0 kept=0 unchanged=0 line
+  local new=0 changed=0 deleted=0 saved=0 unreadable=0 kept=0 linked=0 unchanged=0 line
   while IFS= read -r line; do
-    case "$line" in new=* | changed=* | deleted=* | saved=* | unreadable=* | kept=* | unchanged=*) [[ "${line#*=}" =~ ^[0-9]+$ ]] && printf -v "${line%%=*}" '%s' "${line#*=}" ;; esac
+    case "$line" in new=* | changed=* | deleted=* | saved=* | unreadable=* | kept=* | linked=* | unchanged=*) [[ "${line#*=}" =~ ^[0-9]+$ ]] && printf -v "${line%%=*}" '%s' "${line#*=}" ;; esac
   done <<<"$counts"
   if [[ -s "$copy" ]]; then
     rsync -lpt --files-from="$copy" --from0 --ignore-missing-args "$HOST_CHECKOUT/" "$repo/" 2>"$state/rsync.err" || rc=$?
@@ -129,7 +129,8 @@ sync_worktree() {
   fi
   # unchanged=1: the planner found the last sync's records again and did not write NEXT.
   if ((unchanged == 0)); then mv -f "$next" "$owned"; fi
-  if ((unreadable == 0)); then : >"$listed"; else rm -f "$listed"; fi
+  # Complete, and no listed file has another name an edit could come through unseen by the watch.
+  if ((unreadable == 0 && linked == 0)); then : >"$listed"; elif [[ -f "$listed" ]]; then rm -f "$listed"; fi
   worktree_touched=$((new + changed + deleted))
   if [[ "${SANDBOX_SYNC_VERBOSE:-}" == 1 ]]; then sed 's/^/[entry]   /' "$changes" >&2; fi
   sync_summary="synced $HOST_CHECKOUT -> $repo: $new new, $changed changed, $deleted deleted file(s) (git's list of the host's files; ignored and sandbox-only files kept)"
@@ -233,24 +234,26 @@ refresh_copied() {
     | git -C "$repo" --literal-pathspecs add --refresh --pathspec-from-file=- --pathspec-file-nul >/dev/null 2>&1 || true
 }
 
-# The directories of the host checkout that git looks into for files: not ignored, not .git, not a
-# nested repository, symlinks not followed. NUL-separated absolute paths on stdout, for the sync
-# server's inotify watch (sync/host-watch.mjs). A directory whose every file is ignored (but which is
-# not ignored itself) is one: a new file there would be listed. Fails when one cannot be read.
+# The directories of the host checkout that git looks into for files: not ignored (or holding a
+# tracked file), not .git, not a nested repository, symlinks not followed. `INODE\0PATH\0` on stdout,
+# for the sync server's inotify watch (sync/host-watch.mjs). A directory whose every file is ignored
+# (but which is not ignored itself) is one: a new file there would be listed. Fails when one cannot
+# be read.
 list_watch_dirs() {
-  local excludes=() candidates ignored rc=0
+  local excludes=() candidates ignored tracked rc=0
   [[ -d "$HOST_CHECKOUT" ]] || die "no host checkout at $HOST_CHECKOUT"
   locate_host_git
   [[ -f "$staging/HEAD" ]] || die "the host's git metadata is not staged at $staging yet: run a sync first"
   if [[ -f "$HOST_EXCLUDES_FILE" ]]; then excludes=(-c core.excludesFile="$HOST_EXCLUDES_FILE"); fi
-  candidates="$state/watch-candidates" ignored="$state/watch-ignored"
+  candidates="$state/watch-candidates" ignored="$state/watch-ignored" tracked="$state/watch-tracked"
   # git names a directory whose files are all ignored as if it was ignored: ask again for each whether
   # a pattern ignores the directory itself.
   (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" ls-files -z --others --ignored --exclude-standard --directory) >"$candidates" \
     || die "listing the ignored directories of $HOST_CHECKOUT with git failed (above)"
   (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" check-ignore -z --stdin) <"$candidates" >"$ignored" || rc=$?
   ((rc <= 1)) || die "git check-ignore of the candidate directories failed (exit $rc, above)"
-  perl "$SYNC_DIR/watch-dirs.pl" "$HOST_CHECKOUT" "$ignored"
+  host_git ls-files -z >"$tracked" || die "listing the host's tracked files with git failed (above)"
+  perl "$SYNC_DIR/watch-dirs.pl" "$HOST_CHECKOUT" "$ignored" "$tracked"
 }
 
 # Sets fingerprint_same=yes when the listing is the last complete sync's and that sync's staging copy is there.

@@ -3,8 +3,9 @@
 // checkout changed since before the last complete sync.
 //
 // What is watched: every directory git looks into for files (`entry.sh --watch-dirs`: not ignored,
-// not .git, not a nested repository), the host's core.excludesFile and the git dirs' info/ (what
-// decides what git lists; the sync itself compares the rest of the git metadata). Any event there
+// not .git; inside an ignored one, the way to a tracked file), the host's
+// core.excludesFile, the git dirs' index and info/ (what decides what git lists; the sync itself
+// compares the rest of the git metadata, and lists the host's files when any of it changed). Any event there
 // (a file written, created, deleted, renamed, chmod'ed, touched) makes the next sync a full one.
 //
 // Why it is sound: a sync may skip only when (1) no event came since the mark taken just before the
@@ -14,6 +15,11 @@
 // makes the next sync a full one too, since changes in it before its watch were not seen. Events
 // reach this process through the same event loop as the request, and the decision waits one
 // setImmediate, so an event queued before the request arrived is counted.
+//
+// Not seen (documented): a write through a shared mmap (no inotify event), an edit of a listed file
+// through a hard link outside the watched directories (a listed file with more than one link turns
+// the skip off: worktree-plan.pl), and another file system mounted inside the checkout (turns the
+// watch off: watch-dirs.pl).
 //
 // Only where the host's changes reach inotify in the container: a local disk file system shared with
 // the host's kernel (ext4, xfs, btrfs, tmpfs, zfs, f2fs, overlayfs). Docker Desktop's file sharing
@@ -33,6 +39,9 @@ export const LOCAL_FILE_SYSTEMS = new Map([
   [0xf2f52010, "f2fs"],
   [0x794c7630, "overlayfs"],
 ]);
+
+/** Files of a git dir whose change can change what git lists: the index (what is tracked), config (core.excludesFile…), info/. */
+const GIT_LISTING_FILES = new Set(["index", "config", "info"]);
 
 /** How long a sync request waits for a refresh of the watched directories in progress (ms). */
 export const REFRESH_WAIT_MS = 10_000;
@@ -82,12 +91,34 @@ export class HostWatch {
     const { gitDirs, excludesFile } = this.options;
     if (existsSync(excludesFile)) this.add(excludesFile, "", () => this.changed(true));
     for (const dir of gitDirs) {
-      // info/ may be created later: its creation is a "rename" event named info in the git dir.
-      this.add(dir, "", (_kind, name) => name === "info" && this.changed(true));
-      const info = join(dir, "info");
-      if (existsSync(info)) this.add(info, "", () => this.changed(true));
+      // The index decides what is tracked (a file force-added inside an ignored directory is synced,
+      // and its directory must be watched); info/ may be created later (a "rename" named info).
+      this.add(dir, "", (_kind, name) => GIT_LISTING_FILES.has(name) && this.changed(true));
     }
+    this.watchInfo();
     this.refresh();
+  }
+
+  /** The git dirs' info/ (info/exclude), watched from when it exists; its removal ends that watch. */
+  watchInfo() {
+    for (const dir of this.options.gitDirs) {
+      const info = join(dir, "info");
+      const entry = this.watched.get(info);
+      if (entry && !entry.stale) continue;
+      entry?.watcher.close();
+      this.watched.delete(info);
+      if (!existsSync(info)) continue;
+      const onEvent = (kind, name) => {
+        if (kind === "rename" && name === "info") this.markStale(info);
+        this.changed(true);
+      };
+      if (!this.add(info, "", onEvent)) return;
+    }
+  }
+
+  markStale(path) {
+    const entry = this.watched.get(path);
+    if (entry) entry.stale = true;
   }
 
   /**
@@ -116,6 +147,7 @@ export class HostWatch {
 
   refresh() {
     this.needsRefresh = false;
+    this.watchInfo();
     this.refreshing = this.listDirectories()
       .then((dirs) => this.apply(dirs))
       .catch((error) => {
@@ -168,16 +200,18 @@ export class HostWatch {
       const onEvent = (kind, name) => {
         // The directory itself deleted or moved comes as a rename named like it (as would a child of
         // that name): its watch may be gone, so it is set again at the next refresh.
-        if (kind === "rename" && name === self) {
-          const entry = this.watched.get(dir);
-          if (entry) entry.stale = true;
-        }
+        if (kind === "rename" && name === self) this.markStale(dir);
         this.changed(kind === "rename" || name === ".gitignore");
       };
       if (!this.add(dir, inode, onEvent)) return;
       added++;
     }
-    if (added > 0) this.dirty = true;
+    // Changes in a directory before its watch was set were not seen (nor were directories made in it
+    // then): the next sync lists, and the one after it refreshes again, until a refresh adds nothing.
+    if (added > 0) {
+      this.dirty = true;
+      this.needsRefresh = true;
+    }
     this.complete = true;
     this.lastRefreshError = "";
   }

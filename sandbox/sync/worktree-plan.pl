@@ -40,7 +40,9 @@ open(my $next_out, '>:raw', $next) or die "cannot write $next: $!\n";
 open(my $copy_out, '>:raw', $copy_list) or die "cannot write $copy_list: $!\n";
 open(my $log, '>:raw', $changes) or die "cannot write $changes: $!\n";
 
-my %count = (new => 0, changed => 0, deleted => 0, saved => 0, unreadable => 0, kept => 0);
+# linked: listed files with more than one hard link (an edit through another name, outside the
+# checkout's watched directories, makes no inotify event here: the sync server must not skip listing).
+my %count = (new => 0, changed => 0, deleted => 0, saved => 0, unreadable => 0, kept => 0, linked => 0);
 my (@unreadable, %has);
 
 sub note { my ($kind, $path) = @_; $count{$kind}++; print $log "$kind $path\n"; }
@@ -103,6 +105,7 @@ while (my $path = <$list_in>) {
     next;
   }
   next if -d _;                                   # a submodule's gitlink: its content is not synced
+  $count{linked}++ if $h[3] > 1 && -f _;
   $current .= "$path\0" . (($h[2] & 0170000) >> 12) . ":$h[7]:$h[9]:" . ($h[2] & 0777) . "\0";
 }
 if (!$unreadable_seen && $current eq $previous_text) {

@@ -8,7 +8,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, linkSync, mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -302,6 +302,17 @@ describe.skipIf(!ready)("local sandboxes (the compiled CLI, the local engine)", 
     await sync();
     expect(await inside("cat only-logs/notes.md; test -e only-logs/run.log && echo log-synced || true")).toBe("not ignored\n");
     await settle();
+    // A file added with `git add -f` inside an ignored directory (dist/), then edited: both arrive.
+    mkdirSync(join(repo, "packages/core/dist/kept"), { recursive: true });
+    writeFileSync(join(repo, "packages/core/dist/kept/kept.js"), "export const kept = 1;\n");
+    await settle();
+    git(repo, ["add", "-f", "packages/core/dist/kept/kept.js"]);
+    await sync();
+    await settle();
+    writeFileSync(join(repo, "packages/core/dist/kept/kept.js"), "export const kept = 2;\n");
+    await sync();
+    expect(await inside("cat packages/core/dist/kept/kept.js")).toBe("export const kept = 2;\n");
+    await settle();
     // Mode only, then an editor's atomic save (a new file renamed over the old one).
     chmodSync(join(repo, "deep/er/new.md"), 0o755);
     await sync();
@@ -320,6 +331,18 @@ describe.skipIf(!ready)("local sandboxes (the compiled CLI, the local engine)", 
     writeFileSync(join(repo, "deep/er/replaced.md"), "in the replacing directory\n");
     await sync();
     expect(await inside("cat deep/er/replaced.md; ls deep/er")).toBe("in the replacing directory\nreplaced.md\n");
+    await settle();
+    // A listed file with a second name in an unwatched (ignored) directory: an edit through that
+    // name makes no event where the watch looks, so while the link exists no sync skips the listing.
+    mkdirSync(join(repo, "node_modules"), { recursive: true });
+    linkSync(join(repo, "packages/core/extra.js"), join(repo, "node_modules/extra-link.js"));
+    await sync();
+    expect(await sync()).not.toContain(WATCH_SAW_NOTHING);
+    writeFileSync(join(repo, "node_modules/extra-link.js"), "export const extra = 3;\n");
+    expect(await sync()).not.toContain(WATCH_SAW_NOTHING);
+    expect(await inside("cat packages/core/extra.js")).toBe("export const extra = 3;\n");
+    unlinkSync(join(repo, "node_modules/extra-link.js"));
+    await sync();
     await settle();
     expect(JSON.parse(await cliOk(["sync", "--json", "-s", run.container]))).toMatchObject({ listedHostFiles: false, files: { created: 0, changed: 0, deleted: 0 }, transport: "sync server" });
   }, 240_000);

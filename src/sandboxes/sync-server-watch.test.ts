@@ -6,7 +6,7 @@
  * tested on real sandboxes (sandboxes.test.ts, test/image/dev-sync.test.ts).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -97,9 +97,24 @@ describe("sandbox/sync/sync-server.mjs: the host watch", () => {
     // What decides what git lists: info/exclude of the host's git dir.
     writeFileSync(join(checkout, ".git/info/exclude"), "*.tmp\n");
     expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
-    // Elsewhere in the git dir (the index, refs): the sync's own fingerprint of the metadata decides, not the watch.
-    writeFileSync(join(checkout, ".git/index"), "index\n");
+    // The index (git add -f of a file in an ignored directory makes it tracked: its directory must be watched).
+    writeFileSync(join(checkout, ".git/index.lock"), "index\n");
+    renameSync(join(checkout, ".git/index.lock"), join(checkout, ".git/index"));
+    expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
+    // config (core.excludesFile, core.ignoreCase…) too.
+    writeFileSync(join(checkout, ".git/config"), "[core]\n");
+    expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
+    // Elsewhere in the git dir (refs): the sync's own fingerprint of the metadata decides, not the watch.
+    mkdirSync(join(checkout, ".git/refs/heads"), { recursive: true });
+    writeFileSync(join(checkout, ".git/refs/heads/main"), "0".repeat(40));
     expect(await sync()).toBe("skipped");
+    // info/ removed, then made again: its new exclude file is watched.
+    rmSync(join(checkout, ".git/info"), { recursive: true });
+    expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
+    mkdirSync(join(checkout, ".git/info"));
+    expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
+    writeFileSync(join(checkout, ".git/info/exclude"), "*.bak\n");
+    expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
     // A directory replaced by another of the same name: its watch follows the new one.
     rmSync(join(checkout, "src/nested"), { recursive: true });
     mkdirSync(join(checkout, "src/nested"));

@@ -394,7 +394,7 @@ describe.skipIf(!ready)("dev sync", () => {
     expect((await exec(container, GIT_STATE)).trimEnd()).toBe(hostGitState(host));
   }, 300_000);
 
-  it("entry.sh --watch-dirs lists the directories git looks into for files (the sync server's inotify watch): not ignored, not .git, no nested repository or symlink; a directory of ignored files only is one", async () => {
+  it("entry.sh --watch-dirs lists the directories git looks into for files (the sync server's inotify watch): not ignored (but the way to a force-added file), not .git, no symlink; a directory of ignored files only is one, and a nested repository's", async () => {
     const host = createFixtureRepo();
     mkdirSync(join(host, "only-logs/deeper"), { recursive: true });
     writeFileSync(join(host, "only-logs/deeper/run.log"), "ignored\n");
@@ -406,6 +406,11 @@ describe.skipIf(!ready)("dev sync", () => {
     mkdirSync(join(host, "vendor/nested/src"), { recursive: true });
     git(join(host, "vendor/nested"), ["init", "--quiet"]);
     symlinkSync("packages", join(host, "linked-packages"));
+    // A file added with `git add -f` inside an ignored directory is synced: the way to it is watched, not the rest.
+    mkdirSync(join(host, "packages/app/dist/kept/deep"), { recursive: true });
+    mkdirSync(join(host, "packages/app/dist/other"), { recursive: true });
+    writeFileSync(join(host, "packages/app/dist/kept/deep/keep.js"), "\n");
+    git(host, ["add", "-f", "packages/app/dist/kept/deep/keep.js"]);
     const container = await startContainer([`${host}:/host/repo-checkout:ro`, `${join(host, ".git")}:/host/gitdir:ro`]);
     await waitReady(container);
 
@@ -421,13 +426,14 @@ describe.skipIf(!ready)("dev sync", () => {
       expected.push(relative || "/");
       for (const entry of readdirSync(join(host, relative), { withFileTypes: true })) {
         const path = `${relative}/${entry.name}`;
-        if (!entry.isDirectory() || [".git", "node_modules", "dist"].includes(entry.name) || path === "/vendor/nested") continue;
+        if (!entry.isDirectory() || [".git", "node_modules", "dist"].includes(entry.name)) continue;
         walk(path);
       }
     };
     walk("");
+    expected.push("/packages/app/dist", "/packages/app/dist/kept", "/packages/app/dist/kept/deep");
     expect(dirs).toEqual(expected.sort());
-    expect(dirs).toEqual(expect.arrayContaining(["/", "/only-logs", "/only-logs/deeper", "/empty", "/vendor", "/packages/core"]));
+    expect(dirs).toEqual(expect.arrayContaining(["/", "/only-logs", "/only-logs/deeper", "/empty", "/vendor/nested/src", "/packages/core"]));
   }, 300_000);
 
   it("sandbox-sync --serve: a sync per line on stdin, each with its log, marker and exit code, until stdin ends", async () => {
