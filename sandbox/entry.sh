@@ -5,6 +5,7 @@
 #   entry.sh --sync-only          sync only (also `sandbox-sync`), e.g. in a running container
 #   entry.sh --sync-only --serve  a sync per `sync` line on stdin, until it ends (`sandbox sync --watch`)
 #   entry.sh --sync-only --host-unchanged   the sync server's sync when its watch saw no host change
+#   entry.sh --sync-only --host-edited FILE the same when it saw only FILE's files written
 #   entry.sh --watch-dirs         the host checkout's directories the sync server watches (NUL-separated)
 #
 # In order, each step saying what it did:
@@ -37,13 +38,19 @@ die() { printf '[entry] stopped: %s\n' "$*" >&2; exit 1; }
 mode=run
 # --host-unchanged: said by the sync server only, when its inotify watch saw no change of the host
 # checkout since before the last complete sync (sync/host-watch.mjs); dev-sync.sh then lists nothing.
+# --host-edited FILE: said by it when the watch saw only these files written (NUL-separated paths).
 host_unchanged=no
+host_edited=""
 if [[ "${1:-}" == --sync-only ]]; then
   mode=sync
   shift
   if [[ "${1:-}" == --host-unchanged ]]; then
     host_unchanged=yes
     shift
+  elif [[ "${1:-}" == --host-edited ]]; then
+    host_edited="${2:-}"
+    [[ -f "$host_edited" && -r "$host_edited" ]] || die "--host-edited '$host_edited' must name a readable file of NUL-separated paths"
+    shift 2
   fi
 elif [[ "${1:-}" == --watch-dirs ]]; then
   mode=watch-dirs

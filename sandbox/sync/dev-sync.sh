@@ -110,11 +110,19 @@ sync_worktree() {
   if [[ -f "$HOST_EXCLUDES_FILE" ]]; then excludes=(-c core.excludesFile="$HOST_EXCLUDES_FILE"); fi
   # First sync: the files of the image's commit are the baseline the host owns.
   [[ -f "$owned" ]] || git -C "$repo" ls-files -z | perl -0 -ne 'chomp; print "$_\0?\0"' >"$owned"
-  local counts
-  # git lists while the planner compares (two processes, two cores).
-  counts="$( (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" ls-files -z --cached --others --exclude-standard) \
-    | perl "$SYNC_DIR/worktree-plan.pl" "$HOST_CHECKOUT" "$repo" - "$owned" "$next" "$copy" "$save_dir" "$changes")" \
-    || die "listing the host checkout with git, or planning the sync, failed (above): is $HOST_GITDIR the git dir of $HOST_CHECKOUT?"
+  local counts listing="git's list of the host's files"
+  if [[ -n "${host_edited:-}" && "$fingerprint_same" == yes && -f "$owned" && -f "$listed" ]]; then
+    # The watch saw only these files written (entry.sh --host-edited): the last listing's paths, and
+    # only these looked at again.
+    counts="$(perl "$SYNC_DIR/worktree-plan.pl" --edited "$host_edited" "$HOST_CHECKOUT" "$repo" "$owned" "$next" "$copy" "$save_dir" "$changes")" \
+      || die "planning the sync of the files the sync server saw written failed (above)"
+    listing="the last sync's list of the host's files, with the files the sync server's inotify watch saw written since"
+  else
+    # git lists while the planner compares (two processes, two cores).
+    counts="$( (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" ls-files -z --cached --others --exclude-standard) \
+      | perl "$SYNC_DIR/worktree-plan.pl" "$HOST_CHECKOUT" "$repo" - "$owned" "$next" "$copy" "$save_dir" "$changes")" \
+      || die "listing the host checkout with git, or planning the sync, failed (above): is $HOST_GITDIR the git dir of $HOST_CHECKOUT?"
+  fi
   local new=0 changed=0 deleted=0 saved=0 unreadable=0 kept=0 linked=0 unchanged=0 line
   while IFS= read -r line; do
     case "$line" in new=* | changed=* | deleted=* | saved=* | unreadable=* | kept=* | linked=* | unchanged=*) [[ "${line#*=}" =~ ^[0-9]+$ ]] && printf -v "${line%%=*}" '%s' "${line#*=}" ;; esac
@@ -133,7 +141,7 @@ sync_worktree() {
   if ((unreadable == 0 && linked == 0)); then : >"$listed"; elif [[ -f "$listed" ]]; then rm -f "$listed"; fi
   worktree_touched=$((new + changed + deleted))
   if [[ "${SANDBOX_SYNC_VERBOSE:-}" == 1 ]]; then sed 's/^/[entry]   /' "$changes" >&2; fi
-  sync_summary="synced $HOST_CHECKOUT -> $repo: $new new, $changed changed, $deleted deleted file(s) (git's list of the host's files; ignored and sandbox-only files kept)"
+  sync_summary="synced $HOST_CHECKOUT -> $repo: $new new, $changed changed, $deleted deleted file(s) ($listing; ignored and sandbox-only files kept)"
   if ((saved > 0)); then
     sync_summary+="; saved $saved sandbox-only file(s) the host now has too, before overwriting them: ${save_dir}/"
   fi

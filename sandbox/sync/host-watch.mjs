@@ -8,6 +8,12 @@
 // compares the rest of the git metadata, and lists the host's files when any of it changed). Any event there
 // (a file written, created, deleted, renamed, chmod'ed, touched) makes the next sync a full one.
 //
+// Two kinds of event: a file written in place (content, mode, times: "change") adds the file to
+// those the next sync looks at, alone (`entry.sh --host-edited`: git's last list, and an lstat of
+// those files only); anything else (a file or directory made, deleted or renamed, a .gitignore or
+// what else decides what git lists) makes the next sync list the host's files again. After
+// TRUST_MS without a listing, a sync lists anyway.
+//
 // Why it is sound: a sync may skip only when (1) no event came since the mark taken just before the
 // previous sync's listing (`begin`), and (2) every watched directory was already watched at that
 // mark. A directory created later makes an event in its parent, which is watched (by induction from
@@ -16,10 +22,11 @@
 // reach this process through the same event loop as the request, and the decision waits one
 // setImmediate, so an event queued before the request arrived is counted.
 //
-// Not seen (documented): a write through a shared mmap (no inotify event), an edit of a listed file
-// through a hard link outside the watched directories (a listed file with more than one link turns
-// the skip off: worktree-plan.pl), and another file system mounted inside the checkout (turns the
-// watch off: watch-dirs.pl).
+// Not seen (documented; a listing every TRUST_MS bounds how long): a write through a shared mmap
+// (no inotify event), an edit of a listed file through a hard link outside the watched directories
+// made after the last listing (a listing that finds a listed file with more than one link turns the
+// skip off: worktree-plan.pl). Another file system mounted inside the checkout turns the watch off
+// (watch-dirs.pl).
 //
 // Only where the host's changes reach inotify in the container: a local disk file system shared with
 // the host's kernel (ext4, xfs, btrfs, tmpfs, zfs, f2fs, overlayfs). Docker Desktop's file sharing
@@ -42,6 +49,16 @@ export const LOCAL_FILE_SYSTEMS = new Map([
 
 /** Files of a git dir whose change can change what git lists: the index (what is tracked), config (core.excludesFile…), info/. */
 const GIT_LISTING_FILES = new Set(["index", "config", "info"]);
+
+/** Files written since the last sync that are looked at one by one; more make the sync list. */
+export const MAX_EDITS = 1000;
+
+/**
+ * How long after a sync that listed the host's files the watch is trusted (ms): then a sync lists
+ * again, which bounds how long a change inotify cannot see (a shared mmap write, an edit through a
+ * hard link made later outside the watched directories) can stay unsynced.
+ */
+export const TRUST_MS = 10 * 60_000;
 
 /** How long a sync request waits for a refresh of the watched directories in progress (ms). */
 export const REFRESH_WAIT_MS = 10_000;
@@ -84,6 +101,11 @@ export class HostWatch {
     /** @type {Promise<void> | null} */
     this.refreshing = null;
     this.lastRefreshError = "";
+    /** @type {Set<string>} Files written since the mark (absolute paths, latin1). */
+    this.edits = new Set();
+    /** When the last mark was taken, and when the last sync that listed (and succeeded) took its mark (ms). */
+    this.markedAt = 0;
+    this.lastListed = 0;
   }
 
   /** Watches the excludes file and the git dirs, then lists and watches the checkout's directories. */
@@ -93,7 +115,7 @@ export class HostWatch {
     for (const dir of gitDirs) {
       // The index decides what is tracked (a file force-added inside an ignored directory is synced,
       // and its directory must be watched); info/ may be created later (a "rename" named info).
-      this.add(dir, "", (_kind, name) => GIT_LISTING_FILES.has(name) && this.changed(true));
+      this.add(dir, "", (_kind, name) => GIT_LISTING_FILES.has(name ?? "info") && this.changed(true));
     }
     this.watchInfo();
     this.refresh();
@@ -122,27 +144,46 @@ export class HostWatch {
   }
 
   /**
-   * Called when a sync request arrives: true when the sync may skip listing the host's files. Takes
-   * the mark: events from now on make the next sync a full one.
+   * Called when a sync request arrives: whether the sync lists the host's files ("list"), may skip
+   * that ("unchanged"), or look only at the files written since the mark ("edited", paths relative
+   * to the checkout, as latin1 strings: one char per byte of the name). Takes the mark: events from
+   * now on count for the next sync.
    */
   async begin() {
     if (this.refreshing) await Promise.race([this.refreshing, new Promise((resolve) => setTimeout(resolve, REFRESH_WAIT_MS).unref())]);
     // Events already queued are delivered in this turn of the event loop.
     await new Promise((resolve) => setImmediate(resolve));
-    const unchanged = !this.stopped && !this.refreshing && this.complete && !this.needsRefresh && !this.dirty;
+    const now = Date.now();
+    const trusted = !this.stopped && !this.refreshing && this.complete && !this.needsRefresh && now - this.lastListed < TRUST_MS;
+    /** @type {{ kind: "list" } | { kind: "unchanged" } | { kind: "edited", paths: string[] }} */
+    let decision = { kind: "list" };
+    if (trusted && !this.dirty) {
+      const root = `${this.options.checkout}/`;
+      decision = this.edits.size === 0 ? { kind: "unchanged" } : { kind: "edited", paths: [...this.edits].map((path) => path.slice(root.length)) };
+    }
     this.dirty = false;
-    return unchanged;
+    this.edits = new Set();
+    this.markedAt = now;
+    return decision;
   }
 
-  /** Called when that sync ended (exit code); after a full sync, refreshes the directories when needed. */
-  end(exitCode, skipped) {
+  /** Called when that sync ended (exit code, begin's decision); refreshes the directories when needed. */
+  end(exitCode, decision) {
     if (exitCode !== 0) this.dirty = true;
-    if (!skipped && this.needsRefresh && !this.refreshing && !this.stopped) this.refresh();
+    else if (decision.kind === "list") this.lastListed = this.markedAt;
+    if (decision.kind !== "unchanged" && this.needsRefresh && !this.refreshing && !this.stopped) this.refresh();
   }
 
+  /** Something changed that needs a listing: a file or directory made, deleted, renamed; what decides the listing. */
   changed(refresh) {
     this.dirty = true;
     if (refresh) this.needsRefresh = true;
+  }
+
+  /** A file written (content, mode, times): only it is looked at, up to MAX_EDITS files. */
+  edited(path) {
+    if (this.edits.size >= MAX_EDITS) this.dirty = true;
+    else this.edits.add(path);
   }
 
   refresh() {
@@ -172,7 +213,8 @@ export class HostWatch {
       child.on("error", reject);
       child.on("close", (code) => {
         if (code !== 0) return reject(new Error(`listing the directories to watch failed (entry.sh --watch-dirs exit ${code}: ${err.trim().split("\n").slice(-3).join(" / ")})`));
-        const fields = Buffer.concat(out).toString().split("\0");
+        // latin1: one char per byte, so that any file name comes back to the kernel as it was.
+        const fields = Buffer.concat(out).toString("latin1").split("\0");
         const dirs = new Map();
         for (let i = 0; i + 1 < fields.length; i += 2) dirs.set(fields[i + 1], fields[i]);
         if (dirs.size === 0) return reject(new Error("entry.sh --watch-dirs listed no directory"));
@@ -201,7 +243,8 @@ export class HostWatch {
         // The directory itself deleted or moved comes as a rename named like it (as would a child of
         // that name): its watch may be gone, so it is set again at the next refresh.
         if (kind === "rename" && name === self) this.markStale(dir);
-        this.changed(kind === "rename" || name === ".gitignore");
+        if (kind === "change" && name && name !== ".gitignore") this.edited(join(dir, name));
+        else this.changed(kind === "rename" || !name || name === ".gitignore");
       };
       if (!this.add(dir, inode, onEvent)) return;
       added++;
@@ -220,7 +263,7 @@ export class HostWatch {
   add(path, inode, onEvent) {
     let watcher;
     try {
-      watcher = watch(path, { persistent: false }, onEvent);
+      watcher = watch(Buffer.from(path, "latin1"), { persistent: false, encoding: "buffer" }, (kind, name) => onEvent(kind, name ? name.toString("latin1") : null));
     } catch (error) {
       if (error.code === "ENOENT" || error.code === "ENOTDIR") {
         // Gone since it was listed: that removal was an event in its parent, or will be seen next time.

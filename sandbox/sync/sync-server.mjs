@@ -11,11 +11,13 @@
 // then stream 3 `exit CODE`, or only stream 3 `refused: WHY` for a bad request. Each sync is
 // `bash ENTRY_SH --sync-only`: the same code, lock and output as `docker exec … sandbox-sync`; with
 // `--host-unchanged` when the host watch (host-watch.mjs) saw no change of the host checkout since
-// before the last complete sync. Syncs run one at a time, in the order they were asked for.
+// before the last complete sync, `--host-edited FILE` when it saw only FILE's files written. Syncs run one at a time, in the order they were asked for.
 import { spawn } from "node:child_process";
 import { timingSafeEqual } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { HostWatch, hostWatchRefusal } from "./host-watch.mjs";
 
 const entry = process.argv[2];
@@ -62,6 +64,8 @@ function startHostWatch() {
 }
 
 let queue = Promise.resolve();
+/** The file `--host-edited` names (in a directory of this server's own). */
+let editedList;
 
 function serve(socket, request) {
   const match = /^sync ([0-9a-f]{64}) ([1-9][0-9]{0,5})$/.exec(request);
@@ -71,8 +75,14 @@ function serve(socket, request) {
 }
 
 async function runSync(socket, timeoutSeconds, done) {
-  const unchanged = hostWatch ? await hostWatch.begin() : false;
-  const args = [entry, "--sync-only", ...(unchanged ? ["--host-unchanged"] : [])];
+  const decision = hostWatch ? await hostWatch.begin() : { kind: "list" };
+  const args = [entry, "--sync-only"];
+  if (decision.kind === "unchanged") args.push("--host-unchanged");
+  if (decision.kind === "edited") {
+    editedList ??= join(mkdtempSync(join(tmpdir(), "sync-server-")), "host-edited");
+    writeFileSync(editedList, Buffer.from(decision.paths.map((path) => `${path}\0`).join(""), "latin1"));
+    args.push("--host-edited", editedList);
+  }
   const child = spawn("bash", args, { env: { ...process.env, SANDBOX_SYNC_TIMEOUT: timeoutSeconds }, stdio: ["ignore", "pipe", "pipe"] });
   const stdout = [];
   // A client that went away does not stop the sync (as with an exec whose client went away).
@@ -82,13 +92,13 @@ async function runSync(socket, timeoutSeconds, done) {
   child.stderr.on("data", (chunk) => send(frame(2, chunk)));
   child.stdout.on("data", (chunk) => stdout.push(chunk));
   child.on("error", (error) => {
-    hostWatch?.end(127, unchanged);
+    hostWatch?.end(127, decision);
     done();
     if (!socket.destroyed) socket.end(frame(3, `exit 127 ${error.message}`));
   });
   child.on("close", (code, signal) => {
     const exitCode = code ?? 128 + (signal === "SIGKILL" ? 9 : 15);
-    hostWatch?.end(exitCode, unchanged);
+    hostWatch?.end(exitCode, decision);
     done();
     if (socket.destroyed) return;
     if (stdout.length > 0) socket.write(frame(1, Buffer.concat(stdout)));

@@ -2,7 +2,12 @@
 # Plans and applies the working-tree side of dev sync, from git's own list of the host's files.
 #
 #   worktree-plan.pl HOST REPO HOST_LIST PREVIOUS NEXT COPY_LIST SAVE_DIR CHANGES
+#   worktree-plan.pl --edited EDITED HOST REPO PREVIOUS NEXT COPY_LIST SAVE_DIR CHANGES
 #
+# EDITED      instead of HOST_LIST: NUL-separated paths of the only files that may have changed since
+#             PREVIOUS was complete (the sync server's inotify watch saw them written, and no file
+#             or directory made, deleted or renamed): the paths are PREVIOUS's, and only EDITED's
+#             are looked at on the host (paths not in PREVIOUS are ignored ones, and skipped)
 # HOST_LIST   (`-` for stdin, so git lists while this compares) NUL-separated paths `git ls-files -z --cached --others --exclude-standard` gives on the
 #             host checkout (tracked + untracked-not-ignored: git's rules, not an approximation)
 # PREVIOUS    `path\0signature\0` records: the paths the host had at the last sync (the host owns them)
@@ -26,8 +31,10 @@
 use strict;
 use warnings;
 
-my ($host, $repo, $host_list, $previous, $next, $copy_list, $save_dir, $changes) = @ARGV;
-die "usage: worktree-plan.pl HOST REPO HOST_LIST PREVIOUS NEXT COPY_LIST SAVE_DIR CHANGES\n" unless defined $changes;
+my $edited_list;
+if (@ARGV && $ARGV[0] eq '--edited') { (undef, $edited_list) = splice @ARGV, 0, 2; }
+my ($host, $repo, $host_list, $previous, $next, $copy_list, $save_dir, $changes) = defined $edited_list ? ($ARGV[0], $ARGV[1], undef, @ARGV[2 .. $#ARGV]) : @ARGV;
+die "usage: worktree-plan.pl [--edited EDITED] HOST REPO HOST_LIST PREVIOUS NEXT COPY_LIST SAVE_DIR CHANGES (no HOST_LIST with --edited)\n" unless defined $changes;
 
 local $/ = "\0";
 my $previous_text = '';
@@ -79,9 +86,29 @@ sub same_file {
   return system('cmp', '-s', '--', $a, $b) == 0;
 }
 
-my $list_in;
-if ($host_list eq '-') { $list_in = \*STDIN; binmode $list_in; }
-else { open($list_in, '<:raw', $host_list) or die "cannot read $host_list: $!\n"; }
+# The paths to look at, one by one: git's list (HOST_LIST), or PREVIOUS's paths, of which only
+# EDITED's are looked at (the others keep their last signature).
+my ($next_path, %edited, %kept_signature);
+if (defined $edited_list) {
+  open(my $in, '<:raw', $edited_list) or die "cannot read $edited_list: $!\n";
+  local $/ = "\0";
+  while (my $path = <$in>) { chomp $path; $edited{$path} = 1 if length $path; }
+  my @records = split /\0/, $previous_text, -1;
+  pop @records if @records && $records[-1] eq '';
+  my $i = 0;
+  $next_path = sub {
+    return undef if $i + 1 >= @records;
+    my ($path, $signature) = @records[$i, $i + 1];
+    $i += 2;
+    $kept_signature{$path} = $signature unless $edited{$path};
+    return $path;
+  };
+} else {
+  my $list_in;
+  if ($host_list eq '-') { $list_in = \*STDIN; binmode $list_in; }
+  else { open($list_in, '<:raw', $host_list) or die "cannot read $host_list: $!\n"; }
+  $next_path = sub { my $path = <$list_in>; chomp $path if defined $path; return $path; };
+}
 
 # First pass: git's list with one lstat per path, as the records NEXT would hold if nothing changed.
 # When they are PREVIOUS byte for byte (the usual re-sync), nothing changed: no hash, no sandbox lstat.
@@ -93,10 +120,13 @@ my $current = '';
 my $prev_path = '';
 die "HOST must be an absolute path, not $host\n" unless $host =~ m{^/};
 chdir $host or die "cannot enter $host: $!\n";
-while (my $path = <$list_in>) {
-  chomp $path;
+while (defined(my $path = $next_path->())) {
   next if !length $path || $path eq $prev_path;   # unmerged paths come once per stage, one after the other
   $prev_path = $path;
+  if (defined(my $signature = delete $kept_signature{$path})) {
+    $current .= "$path\0$signature\0";
+    next;
+  }
   my @h = lstat $path;
   if (!@h) {
     next if $!{ENOENT} || $!{ENOTDIR};            # deleted on the host (still in its index)

@@ -27,8 +27,9 @@ export interface SyncResult {
   /** Host files the sandbox user could not read (not synced), with the fix. */
   unreadable: string | null;
   /**
-   * Whether the sync listed and compared the host's files; false when the sync server's inotify
-   * watch saw no change of the host checkout since the last sync (sandbox/sync/host-watch.mjs).
+   * Whether git listed the host's files for this sync; false when the sync server's inotify watch
+   * saw no change of the host checkout since the last sync, or only files written (then only those
+   * were looked at; sandbox/sync/host-watch.mjs).
    */
   listedHostFiles: boolean;
   ready: ReadyMarker;
@@ -50,7 +51,7 @@ export function parseSyncNotes(log: string): Pick<SyncResult, "savedFiles" | "sa
   const savedFiles = /saved \d+ sandbox-only file\(s\) the host now has too, before overwriting them: (\S+)/.exec(log)?.[1] ?? null;
   const refs = /kept as ((?:refs\/sandbox\/\S+ ?)+) \(git log them/.exec(log)?.[1];
   const unreadable = /warning: (\d+ host file\(s\) not readable .*)/.exec(log)?.[1] ?? null;
-  const listedHostFiles = !/the host checkout did not change since the last sync: the sync server's inotify watch saw nothing/.test(log);
+  const listedHostFiles = !/the sync server's inotify watch saw/.test(log);
   return { savedFiles, savedRefs: refs ? refs.trim().split(" ") : [], unreadable, listedHostFiles };
 }
 

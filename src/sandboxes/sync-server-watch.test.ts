@@ -23,6 +23,7 @@ if [[ "$1" == --watch-dirs ]]; then
   exit 0
 fi
 echo "$*" >>"$STATE/runs"
+if [[ "$2" == --host-edited ]]; then cp "$3" "$STATE/edited"; fi
 exit "$(cat "$STATE/exit-code" 2>/dev/null || echo 0)"
 `;
 
@@ -45,7 +46,7 @@ describe("sandbox/sync/sync-server.mjs: the host watch", () => {
   }
 
   /** The server with the stand-in, over a checkout with a nested directory and a git dir with info/. */
-  async function start(env: Record<string, string> = {}): Promise<{ checkout: string; state: string; log: () => string; sync: () => Promise<"listed" | "skipped"> }> {
+  async function start(env: Record<string, string> = {}): Promise<{ checkout: string; state: string; log: () => string; sync: () => Promise<string> }> {
     dir = mkdtempSync(join(tmpdir(), "sync-watch-"));
     const checkout = join(dir, "checkout");
     const state = join(dir, "state");
@@ -66,12 +67,18 @@ describe("sandbox/sync/sync-server.mjs: the host watch", () => {
     let log = "";
     child.stderr?.on("data", (chunk: Buffer) => (log += chunk));
     await expect.poll(() => log, { timeout: 10_000 }).toContain("listening on port");
-    const sync = async (): Promise<"listed" | "skipped"> => {
+    /** One sync: "listed", "skipped", or "edited A B…" (the paths the server named, sorted). */
+    const sync = async (): Promise<string> => {
       const result = await syncThroughServer({ host: "127.0.0.1", port, token: TOKEN }, 60);
       expect(result?.exitCode).toBe(Number(readFileSyncOr(join(state, "exit-code"), "0")));
       const runs = readFileSync(join(state, "runs"), "utf8").trim().split("\n");
-      const last = runs.at(-1);
+      const last = runs.at(-1) ?? "";
       if (last === "--sync-only --host-unchanged") return "skipped";
+      if (last.startsWith("--sync-only --host-edited ")) {
+        const paths = readFileSync(join(state, "edited"), "latin1").split("\0");
+        expect(paths.pop()).toBe("");
+        return `edited ${paths.sort().join(" ")}`;
+      }
       expect(last).toBe("--sync-only");
       return "listed";
     };
@@ -82,11 +89,24 @@ describe("sandbox/sync/sync-server.mjs: the host watch", () => {
     const { checkout, sync } = await start();
     // The watches were set after the sandbox's first sync: the first sync through the server lists.
     expect([await sync(), await sync(), await sync()]).toEqual(["listed", "skipped", "skipped"]);
+    // Files written in place: only they are looked at.
     writeFileSync(join(checkout, "README.md"), "edited\n");
-    expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
+    expect([await sync(), await sync()]).toEqual(["edited README.md", "skipped"]);
     writeFileSync(join(checkout, "src/nested/a.ts"), "edited\n");
-    expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
+    writeFileSync(join(checkout, "README.md"), "edited again\n");
+    expect([await sync(), await sync()]).toEqual(["edited README.md src/nested/a.ts", "skipped"]);
     chmodSync(join(checkout, "src/nested/a.ts"), 0o755);
+    expect([await sync(), await sync()]).toEqual(["edited src/nested/a.ts", "skipped"]);
+    // A name that is not UTF-8 comes back byte for byte.
+    const odd = Buffer.concat([Buffer.from(`${checkout}/src/`), Buffer.from([0x6f, 0xff, 0x2e, 0x74, 0x73])]);
+    writeFileSync(odd, "new\n");
+    expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
+    writeFileSync(odd, "edited\n");
+    expect(await sync()).toBe(`edited ${Buffer.from([0x73, 0x72, 0x63, 0x2f, 0x6f, 0xff, 0x2e, 0x74, 0x73]).toString("latin1")}`);
+    // A .gitignore written in place changes what git lists: listed.
+    writeFileSync(join(checkout, "src/.gitignore"), "*.tmp\n");
+    expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
+    writeFileSync(join(checkout, "src/.gitignore"), "*.bak\n");
     expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
     // A new directory: listed twice (the second time because its watch is new), then watched.
     mkdirSync(join(checkout, "src/new"));
@@ -94,6 +114,8 @@ describe("sandbox/sync/sync-server.mjs: the host watch", () => {
     expect([await sync(), await sync(), await sync()]).toEqual(["listed", "listed", "skipped"]);
     writeFileSync(join(checkout, "src/new/c.ts"), "c\n");
     expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
+    writeFileSync(join(checkout, "src/new/c.ts"), "c, edited\n");
+    expect(await sync()).toBe("edited src/new/c.ts");
     // What decides what git lists: info/exclude of the host's git dir.
     writeFileSync(join(checkout, ".git/info/exclude"), "*.tmp\n");
     expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
@@ -127,7 +149,8 @@ describe("sandbox/sync/sync-server.mjs: the host watch", () => {
     const { checkout, state, log, sync } = await start();
     expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
     writeFileSync(join(state, "exit-code"), "3");
-    expect(await sync()).toBe("skipped");
+    writeFileSync(join(checkout, "README.md"), "edited\n");
+    expect(await sync()).toBe("edited README.md");
     writeFileSync(join(state, "exit-code"), "0");
     expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
 
