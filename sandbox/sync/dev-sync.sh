@@ -11,7 +11,8 @@
 #      the host's index, info/exclude and the host's core.excludesFile, mounted at HOST_EXCLUDES_FILE)
 #      lists what the host has; worktree-plan.pl compares it with the repo path and the last sync,
 #      deletes what the host deleted, saves sandbox-only files the host now overwrites, and rsync
-#      copies only what differs;
+#      copies only what differs; not listed when the sync server's inotify watch saw nothing change
+#      (entry.sh --host-unchanged) or only some files written (--host-edited: only those looked at);
 #   3. objects: added, never deleted (commits made in the sandbox keep their history);
 #   4. refs: the host's, after refs-plan.pl saved any sandbox commit that would become unreachable as
 #      refs/sandbox/saved/<time>/…; branches only the sandbox has stay; HEAD is the host's;

@@ -86,29 +86,35 @@ sub same_file {
   return system('cmp', '-s', '--', $a, $b) == 0;
 }
 
-# The paths to look at, one by one: git's list (HOST_LIST), or PREVIOUS's paths, of which only
-# EDITED's are looked at (the others keep their last signature).
-my ($next_path, %edited, %kept_signature);
+# --edited: PREVIOUS's records, of which only EDITED's paths are looked at on the host (the others
+# keep their last signature; an edited path PREVIOUS does not have is an ignored file, skipped).
 if (defined $edited_list) {
-  open(my $in, '<:raw', $edited_list) or die "cannot read $edited_list: $!\n";
-  local $/ = "\0";
-  while (my $path = <$in>) { chomp $path; $edited{$path} = 1 if length $path; }
+  my %edited;
+  {
+    open(my $in, '<:raw', $edited_list) or die "cannot read $edited_list: $!\n";
+    local $/ = "\0";
+    while (my $path = <$in>) { chomp $path; $edited{$path} = 1 if length $path; }
+  }
   my @records = split /\0/, $previous_text, -1;
   pop @records if @records && $records[-1] eq '';
-  my $i = 0;
-  $next_path = sub {
-    return undef if $i + 1 >= @records;
-    my ($path, $signature) = @records[$i, $i + 1];
-    $i += 2;
-    $kept_signature{$path} = $signature unless $edited{$path};
-    return $path;
-  };
-} else {
-  my $list_in;
-  if ($host_list eq '-') { $list_in = \*STDIN; binmode $list_in; }
-  else { open($list_in, '<:raw', $host_list) or die "cannot read $host_list: $!\n"; }
-  $next_path = sub { my $path = <$list_in>; chomp $path if defined $path; return $path; };
+  my $moved = 0;
+  for (my $i = 0; $i + 1 < @records; $i += 2) {
+    next unless $edited{$records[$i]};
+    my ($path, $last) = @records[$i, $i + 1];
+    my @h = lstat "$host/$path";
+    $count{linked}++ if @h && $h[3] > 1 && -f _;
+    next if @h && !-d _ && $last eq (($h[2] & 0170000) >> 12) . ":$h[7]:$h[9]:" . ($h[2] & 0777);
+    my $record = plan_path($path, $last, undef);
+    if ($record ne $last) { $records[$i + 1] = $record; $moved = 1; }
+  }
+  finish(1) if !$moved && !@unreadable;
+  print $next_out join("\0", @records), "\0";
+  finish(0);
 }
+
+my $list_in;
+if ($host_list eq '-') { $list_in = \*STDIN; binmode $list_in; }
+else { open($list_in, '<:raw', $host_list) or die "cannot read $host_list: $!\n"; }
 
 # First pass: git's list with one lstat per path, as the records NEXT would hold if nothing changed.
 # When they are PREVIOUS byte for byte (the usual re-sync), nothing changed: no hash, no sandbox lstat.
@@ -120,13 +126,10 @@ my $current = '';
 my $prev_path = '';
 die "HOST must be an absolute path, not $host\n" unless $host =~ m{^/};
 chdir $host or die "cannot enter $host: $!\n";
-while (defined(my $path = $next_path->())) {
+while (my $path = <$list_in>) {
+  chomp $path;
   next if !length $path || $path eq $prev_path;   # unmerged paths come once per stage, one after the other
   $prev_path = $path;
-  if (defined(my $signature = delete $kept_signature{$path})) {
-    $current .= "$path\0$signature\0";
-    next;
-  }
   my @h = lstat $path;
   if (!@h) {
     next if $!{ENOENT} || $!{ENOTDIR};            # deleted on the host (still in its index)
@@ -138,17 +141,7 @@ while (defined(my $path = $next_path->())) {
   $count{linked}++ if $h[3] > 1 && -f _;
   $current .= "$path\0" . (($h[2] & 0170000) >> 12) . ":$h[7]:$h[9]:" . ($h[2] & 0777) . "\0";
 }
-if (!$unreadable_seen && $current eq $previous_text) {
-  close $next_out;
-  unlink $next;                                   # PREVIOUS stays as it is
-  close $copy_out;
-  close $log;
-  $\ = "\n";
-  local $/ = "\n";
-  print "$_=$count{$_}" for sort keys %count;
-  print "unchanged=1";
-  exit 0;
-}
+finish(1) if !$unreadable_seen && $current eq $previous_text;
 
 # Something changed. When the host lists the same paths in the same order as last time (edits
 # only), each path's last signature is at its index; else (added, deleted or renamed paths) by name.
@@ -174,48 +167,33 @@ if (!$aligned) {
   for (my $i = 0; $i + 1 < @prev; $i += 2) { $before{$prev[$i]} = $prev[$i + 1] if length $prev[$i]; }
 }
 
-for my $i (0 .. $#paths) {
-  my $path = $paths[$i];
-  my $last = $aligned ? $prev[2 * $i + 1] : $before{$path};
-  my $sig = $sigs[$i];
-  if (defined $sig && defined $last && $last eq $sig) {   # unchanged on the host since the last sync
-    print $next_out "$path\0$sig\0";
-    next;
-  }
+# One path the host lists whose signature is not its last one (or unknown): looks at it on the host
+# and in the sandbox, copies, saves or notes it; returns the signature NEXT records for it.
+sub plan_path {
+  my ($path, $last, $sig) = @_;
+  $has{$path} = 1;
   my @h = lstat "$host/$path";
   if (!@h) {
-    if ($!{ENOENT} || $!{ENOTDIR}) {              # deleted since the first pass: as if it was then
-      $has{$path} = 1;
-      print $next_out "$path\0", ($last // '?'), "\0";
-      next;
-    }
-    push @unreadable, $path;
-    $has{$path} = 1;
-    print $next_out "$path\0", ($last // '?'), "\0";
-    next;
+    # Deleted since the first pass: as if it was then; else unreadable.
+    push @unreadable, $path unless $!{ENOENT} || $!{ENOTDIR};
+    return $last // '?';
   }
-  $has{$path} = 1;
-  if (-d _) { print $next_out "$path\0", ($last // '?'), "\0"; next; }
+  return $last // '?' if -d _;
   $sig = (($h[2] & 0170000) >> 12) . ":$h[7]:$h[9]:" . ($h[2] & 0777);
-  if (defined $last && $last eq $sig) {
-    print $next_out "$path\0$sig\0";
-    next;
-  }
+  return $sig if defined $last && $last eq $sig;
   my $host_is_link = -l _;
   if (!$host_is_link && !-r _) {
     push @unreadable, $path;
-    print $next_out "$path\0", ($last // '?'), "\0";
-    next;
+    return $last // '?';
   }
-  print $next_out "$path\0$sig\0";
   my @s = lstat "$repo/$path";
-  if (!@s) { print $copy_out "$path\0"; note('new', $path); next; }
+  if (!@s) { print $copy_out "$path\0"; note('new', $path); return $sig; }
   my $mine = signature(@s);
-  next if $mine eq $sig;                          # already the host's
+  return $sig if $mine eq $sig;                   # already the host's
   if (-d _) {
     # The sandbox has a directory where the host has a file: never replaced (it may hold sandbox work).
     note('kept', $path);
-    next;
+    return $sig;
   }
   # The sandbox's copy is its own work when the host never had the path, or the sandbox changed it
   # since the last sync: saved first, unless it is the host's content already.
@@ -223,6 +201,32 @@ for my $i (0 .. $#paths) {
   save($path) if $own && !same_file($path);
   print $copy_out "$path\0";
   note('changed', $path);
+  return $sig;
+}
+
+if ($aligned) {
+  # Edits only: the paths whose signature moved are looked at; NEXT is the first pass's records but
+  # for those whose recorded signature differs from it (rare: deleted or unreadable meanwhile).
+  my %recorded;
+  for my $i (0 .. $#paths) {
+    my ($sig, $last) = ($sigs[$i], $prev[2 * $i + 1]);
+    next if defined $sig && $last eq $sig;        # unchanged on the host since the last sync
+    my $record = plan_path($paths[$i], $last, $sig);
+    $recorded{$i} = $record unless defined $sig && $record eq $sig;
+  }
+  if (!%recorded) { print $next_out $current; }
+  else { print $next_out "$paths[$_]\0", ($recorded{$_} // $sigs[$_]), "\0" for 0 .. $#paths; }
+} else {
+  for my $i (0 .. $#paths) {
+    my ($path, $sig) = ($paths[$i], $sigs[$i]);
+    my $last = $before{$path};
+    if (defined $sig && defined $last && $last eq $sig) {   # unchanged on the host since the last sync
+      $has{$path} = 1;
+      print $next_out "$path\0$sig\0";
+      next;
+    }
+    print $next_out "$path\0", plan_path($path, $last, $sig), "\0";
+  }
 }
 
 # What the host had at the last sync and has no more: deleted here too, unless the host still has it
@@ -240,10 +244,20 @@ for my $path ($aligned ? () : sort keys %before) {
   while ($dir =~ s{/[^/]*$}{}) { last unless rmdir "$repo/$dir"; }
 }
 
-close $next_out;
-close $copy_out;
-note('unreadable', $_) for @unreadable;
-close $log;
-$\ = "\n";
-local $/ = "\n";
-print "$_=$count{$_}" for sort keys %count;
+finish(0);
+
+# Closes the outputs and prints the counts; with UNCHANGED, NEXT is removed (PREVIOUS stays as it is)
+# and `unchanged=1` printed. Exits.
+sub finish {
+  my ($unchanged) = @_;
+  close $next_out;
+  unlink $next if $unchanged;
+  close $copy_out;
+  note('unreadable', $_) for @unreadable;
+  close $log;
+  $\ = "\n";
+  local $/ = "\n";
+  print "$_=$count{$_}" for sort keys %count;
+  print "unchanged=1" if $unchanged;
+  exit 0;
+}
