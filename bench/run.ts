@@ -570,7 +570,7 @@ async function main(): Promise<void> {
     rows.push(...syncRows(sync));
     json.sync = { ...sync, files: syncRepo.files };
     details.push(
-      `no-change syncs through the sync server that skipped listing the host's files (its inotify watch saw no change since the last sync; the first after the first sync lists, since the watches were set after it): ${sync.noChangeWatched} of ${sync.noChange.length}`,
+      `no-change syncs through the sync server that skipped listing the host's files (its inotify watch saw no change since the last sync; the first after the first sync lists, since the watches were set after it): ${sync.noChangeWatched} of ${sync.noChange.length}; one-file syncs that looked at the edited file alone (the watch saw only it written): ${sync.oneFileWatched} of ${sync.oneFile.length}`,
       `no-change sync step by step, inside the container, by \`docker exec <c> sandbox-sync\` (always lists the host's files; SANDBOX_SYNC_PROFILE=1, median of ${RUNS.sync}): ${Object.entries(sync.breakdown).map(([step, values]) => `${step} ${formatSeconds(summarize(values).median)}`).join("; ")}`,
       `one-file sync step by step, the same way: ${Object.entries(sync.breakdownOneFile).map(([step, values]) => `${step} ${formatSeconds(summarize(values).median)}`).join("; ")}`,
       `sync checkout: ${syncRepo.files} files in the work tree (the monorepo plus generated modules), one commit, packed; \`sandbox sync\` reported: first sync "${sync.said.first}", no change "${sync.said.noChange}", one file "${sync.said.oneFile}"; today's sync, no change: "${sync.said.legacyNoChange}"`,

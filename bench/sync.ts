@@ -42,6 +42,8 @@ export interface SyncResults {
   noChange: number[];
   /** How many of the no-change syncs skipped listing the host's files (the sync server's inotify watch saw no change). */
   noChangeWatched: number;
+  /** How many of the one-file syncs looked at the edited file alone (the watch saw only it written). */
+  oneFileWatched: number;
   oneFile: number[];
   legacyFirst: number[];
   legacyNoChange: number[];
@@ -187,7 +189,7 @@ async function expectSynced(name: string, edited: string, path: string): Promise
 export async function benchSync(options: { image: string; repo: string; runs: number; firstRuns: number; runId: string; editedFile: string }): Promise<SyncResults> {
   const { image, repo, runs, runId } = options;
   const results: SyncResults = {
-    exec: [], cliExec: [], watch: [], legacyWatch: [], first: [], noChange: [], noChangeWatched: 0, oneFile: [], legacyFirst: [], legacyNoChange: [], legacyOneFile: [], copy: [],
+    exec: [], cliExec: [], watch: [], legacyWatch: [], first: [], noChange: [], noChangeWatched: 0, oneFile: [], oneFileWatched: 0, legacyFirst: [], legacyNoChange: [], legacyOneFile: [], copy: [],
     said: { first: "", noChange: "", oneFile: "", legacyNoChange: "" }, breakdown: {}, breakdownOneFile: {},
   };
   let copies = 0;
@@ -245,6 +247,7 @@ export async function benchSync(options: { image: string; repo: string; runs: nu
     await flush(ours);
     const oneFile = await cliSync(ours, "sync server");
     results.oneFile.push(oneFile.seconds);
+    if (!oneFile.listed) results.oneFileWatched++;
     results.said.oneFile = oneFile.said;
     await expectSynced(ours, edited, options.editedFile);
     results.legacyOneFile.push((await cliSync(legacy, "exec")).seconds);
