@@ -57,8 +57,12 @@ rsync_metadata() {
   die "copying the host's git metadata failed (rsync exit $rc, above): make $HOST_GITDIR and $HOST_COMMONDIR readable by uid $(id -u), or allow the sandbox user sudo"
 }
 
+# git on the host's metadata (the staging copy), as the host's git sees it: the host's repository
+# config and its global excludes file (mounted at HOST_EXCLUDES_FILE), never the sandbox's own
+# ~/.gitconfig, /etc/gitconfig or ~/.config/git/ignore (the sandbox user's settings must not change
+# which host files are synced).
 host_git() {
-  GIT_DIR="$staging" git -c safe.directory='*' -c core.fsmonitor=false "$@"
+  GIT_DIR="$staging" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null git -c safe.directory='*' -c core.fsmonitor=false "$@"
 }
 
 # One line per file of the host's git metadata that staging copies (and a few it skips, which only
@@ -108,7 +112,8 @@ sync_worktree() {
     log "$sync_summary"
     return 0
   fi
-  if [[ -f "$HOST_EXCLUDES_FILE" ]]; then excludes=(-c core.excludesFile="$HOST_EXCLUDES_FILE"); fi
+  excludes=(-c core.excludesFile="$HOST_EXCLUDES_FILE")
+  [[ -f "$HOST_EXCLUDES_FILE" ]] || excludes=(-c core.excludesFile=/dev/null)
   # First sync: the files of the image's commit are the baseline the host owns.
   [[ -f "$owned" ]] || git -C "$repo" ls-files -z | perl -0 -ne 'chomp; print "$_\0?\0"' >"$owned"
   local counts listing="git's list of the host's files"
@@ -253,7 +258,8 @@ list_watch_dirs() {
   [[ -d "$HOST_CHECKOUT" ]] || die "no host checkout at $HOST_CHECKOUT"
   locate_host_git
   [[ -f "$staging/HEAD" ]] || die "the host's git metadata is not staged at $staging yet: run a sync first"
-  if [[ -f "$HOST_EXCLUDES_FILE" ]]; then excludes=(-c core.excludesFile="$HOST_EXCLUDES_FILE"); fi
+  excludes=(-c core.excludesFile="$HOST_EXCLUDES_FILE")
+  [[ -f "$HOST_EXCLUDES_FILE" ]] || excludes=(-c core.excludesFile=/dev/null)
   candidates="$state/watch-candidates" ignored="$state/watch-ignored" tracked="$state/watch-tracked"
   # git names a directory whose files are all ignored as if it was ignored: ask again for each whether
   # a pattern ignores the directory itself.

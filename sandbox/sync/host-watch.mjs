@@ -57,8 +57,19 @@ export const MAX_EDITS = 1000;
  * How long after a sync that listed the host's files the watch is trusted (ms): then a sync lists
  * again, which bounds how long a change inotify cannot see (a shared mmap write, an edit through a
  * hard link made later outside the watched directories) can stay unsynced.
+ * SANDBOX_SYNC_HOST_WATCH_TRUST_SECONDS (1–86400) sets it.
  */
 export const TRUST_MS = 10 * 60_000;
+
+/**
+ * The trust window (ms) from SANDBOX_SYNC_HOST_WATCH_TRUST_SECONDS (unset: TRUST_MS), or the
+ * reason (one line) the value is refused.
+ */
+export function trustWindow(setting) {
+  if (setting === undefined || setting === "") return { ms: TRUST_MS };
+  if (!/^[1-9][0-9]{0,4}$/.test(setting) || Number(setting) > 86_400) return { refusal: `off: SANDBOX_SYNC_HOST_WATCH_TRUST_SECONDS '${setting}' must be a whole number of seconds from 1 to 86400` };
+  return { ms: Number(setting) * 1000 };
+}
 
 /** How long a sync request waits for a refresh of the watched directories in progress (ms). */
 export const REFRESH_WAIT_MS = 10_000;
@@ -82,8 +93,9 @@ export function hostWatchRefusal(checkout, setting) {
 
 export class HostWatch {
   /**
-   * @param {{ entry: string, checkout: string, gitDirs: string[], excludesFile: string, log: (line: string) => void }} options
-   * entry: entry.sh (its --watch-dirs lists the directories); gitDirs: the host git dirs whose info/ is watched.
+   * @param {{ entry: string, checkout: string, gitDirs: string[], excludesFile: string, trustMs: number, log: (line: string) => void }} options
+   * entry: entry.sh (its --watch-dirs lists the directories); gitDirs: the host git dirs whose
+   * index, config and info/ are watched; trustMs: see TRUST_MS.
    */
   constructor(options) {
     this.options = options;
@@ -154,7 +166,7 @@ export class HostWatch {
     // Events already queued are delivered in this turn of the event loop.
     await new Promise((resolve) => setImmediate(resolve));
     const now = Date.now();
-    const trusted = !this.stopped && !this.refreshing && this.complete && !this.needsRefresh && now - this.lastListed < TRUST_MS;
+    const trusted = !this.stopped && !this.refreshing && this.complete && !this.needsRefresh && now - this.lastListed < this.options.trustMs;
     /** @type {{ kind: "list" } | { kind: "unchanged" } | { kind: "edited", paths: string[] }} */
     let decision = { kind: "list" };
     if (trusted && !this.dirty) {

@@ -18,7 +18,7 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HostWatch, hostWatchRefusal } from "./host-watch.mjs";
+import { HostWatch, hostWatchRefusal, trustWindow } from "./host-watch.mjs";
 
 const entry = process.argv[2];
 const token = process.env.SANDBOX_SYNC_TOKEN ?? "";
@@ -52,13 +52,14 @@ const checkout = process.env.SANDBOX_HOST_CHECKOUT || "/host/repo-checkout";
 const hostWatch = startHostWatch();
 
 function startHostWatch() {
-  const refusal = hostWatchRefusal(checkout, process.env.SANDBOX_SYNC_HOST_WATCH);
+  const trust = trustWindow(process.env.SANDBOX_SYNC_HOST_WATCH_TRUST_SECONDS);
+  const refusal = hostWatchRefusal(checkout, process.env.SANDBOX_SYNC_HOST_WATCH) ?? trust.refusal;
   if (refusal) {
     log(`host watch: ${refusal}`);
     return null;
   }
   const gitDirs = [process.env.SANDBOX_HOST_GITDIR || "/host/gitdir", process.env.SANDBOX_HOST_COMMONDIR || "/host/commondir", `${checkout}/.git`].filter((dir) => existsSync(`${dir}/HEAD`));
-  const watch = new HostWatch({ entry, checkout, gitDirs, excludesFile: process.env.SANDBOX_HOST_EXCLUDES_FILE || "/host/excludes-file", log });
+  const watch = new HostWatch({ entry, checkout, gitDirs, excludesFile: process.env.SANDBOX_HOST_EXCLUDES_FILE || "/host/excludes-file", trustMs: trust.ms, log });
   watch.start();
   return watch;
 }

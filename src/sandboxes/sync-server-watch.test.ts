@@ -167,6 +167,17 @@ describe("sandbox/sync/sync-server.mjs: the host watch", () => {
     expect(await sync()).toBe("listed");
   });
 
+  it("trusts the watch for SANDBOX_SYNC_HOST_WATCH_TRUST_SECONDS after a listing, then lists again", async () => {
+    const { checkout, sync } = await start({ SANDBOX_SYNC_HOST_WATCH_TRUST_SECONDS: "2" });
+    expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
+    // An edit after the window: listed too (not looked at alone).
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    writeFileSync(join(checkout, "README.md"), "edited late\n");
+    expect([await sync(), await sync()]).toEqual(["listed", "skipped"]);
+  });
+
   it("is off with SANDBOX_SYNC_HOST_WATCH=off or a bad value, and on a file system it does not trust; every sync lists", async () => {
     const off = await start({ SANDBOX_SYNC_HOST_WATCH: "off" });
     expect([await off.sync(), await off.sync()]).toEqual(["listed", "listed"]);
@@ -177,6 +188,12 @@ describe("sandbox/sync/sync-server.mjs: the host watch", () => {
     const bad = await start({ SANDBOX_SYNC_HOST_WATCH: "maybe" });
     expect([await bad.sync(), await bad.sync()]).toEqual(["listed", "listed"]);
     expect(bad.log()).toContain("host watch: off: SANDBOX_SYNC_HOST_WATCH 'maybe' must be on or off");
+    child?.kill();
+    rmSync(dir, { recursive: true, force: true });
+
+    const badTrust = await start({ SANDBOX_SYNC_HOST_WATCH_TRUST_SECONDS: "10m" });
+    expect([await badTrust.sync(), await badTrust.sync()]).toEqual(["listed", "listed"]);
+    expect(badTrust.log()).toContain("host watch: off: SANDBOX_SYNC_HOST_WATCH_TRUST_SECONDS '10m' must be a whole number of seconds from 1 to 86400");
     child?.kill();
     rmSync(dir, { recursive: true, force: true });
 

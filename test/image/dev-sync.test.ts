@@ -290,6 +290,30 @@ describe.skipIf(!ready)("dev sync", () => {
     expect((await exec(container, GIT_STATE)).trimEnd()).toBe(hostGitState(host));
   }, 300_000);
 
+  it("the sandbox user's own git settings (~/.config/git/ignore, ~/.gitconfig, /etc/gitconfig) do not change which host files are synced", async () => {
+    const host = createFixtureRepo();
+    // No host excludes file mounted: git in the sandbox would fall back on the sandbox user's own.
+    const container = await startContainer([`${host}:/host/repo-checkout:ro`, `${join(host, ".git")}:/host/gitdir:ro`]);
+    await waitReady(container);
+    await exec(container, "mkdir -p ~/.config/git && printf '*.txt\\n' > ~/.config/git/ignore");
+    writeFileSync(join(host, "xdg.txt"), "hidden by the sandbox's XDG ignore before\n");
+    let sync = await docker(["exec", container, "sandbox-sync"]);
+    expect(sync.code, sync.output).toBe(0);
+    expect(await exec(container, "cat xdg.txt")).toBe("hidden by the sandbox's XDG ignore before\n");
+    // /etc/gitconfig (its core.excludesFile is git's when no global one is set), then ~/.gitconfig.
+    await exec(container, "printf '[core]\\n\\texcludesFile = /etc/sandbox-ignore\\n' | sudo -n tee /etc/gitconfig >/dev/null && printf 'system*\\n' | sudo -n tee /etc/sandbox-ignore >/dev/null");
+    writeFileSync(join(host, "system.md"), "hidden by the sandbox's /etc/gitconfig before\n");
+    sync = await docker(["exec", container, "sandbox-sync"]);
+    expect(sync.code, sync.output).toBe(0);
+    expect(sync.stderr).toMatch(/: 1 new, 0 changed, 0 deleted file\(s\)/);
+    await exec(container, "printf 'global*\\n' > ~/sandbox-ignore && git config --global core.excludesFile ~/sandbox-ignore");
+    writeFileSync(join(host, "global.md"), "hidden by the sandbox's ~/.gitconfig before\n");
+    sync = await docker(["exec", container, "sandbox-sync"]);
+    expect(sync.code, sync.output).toBe(0);
+    expect(sync.stderr).toMatch(/: 1 new, 0 changed, 0 deleted file\(s\)/);
+    expect(await exec(container, "cat xdg.txt system.md global.md")).toBe("hidden by the sandbox's XDG ignore before\nhidden by the sandbox's /etc/gitconfig before\nhidden by the sandbox's ~/.gitconfig before\n");
+  }, 300_000);
+
   it("never loses sandbox work: its untracked files stay, files the host now brings are saved first, its commits stay reachable", async () => {
     const host = createFixtureRepo();
     const container = await startContainer([`${host}:/host/repo-checkout:ro`, `${join(host, ".git")}:/host/gitdir:ro`]);
