@@ -103,7 +103,7 @@ if (defined $edited_list) {
     my ($path, $last) = @records[$i, $i + 1];
     my @h = lstat "$host/$path";
     $count{linked}++ if @h && $h[3] > 1 && -f _;
-    next if @h && !-d _ && $last eq (($h[2] & 0170000) >> 12) . ":$h[7]:$h[9]:" . ($h[2] & 0777);
+    next if @h && !-d _ && $last eq signature(@h);
     my $record = plan_path($path, $last, undef);
     if ($record ne $last) { $records[$i + 1] = $record; $moved = 1; }
   }
@@ -139,7 +139,7 @@ while (my $path = <$list_in>) {
   }
   next if -d _;                                   # a submodule's gitlink: its content is not synced
   $count{linked}++ if $h[3] > 1 && -f _;
-  $current .= "$path\0" . (($h[2] & 0170000) >> 12) . ":$h[7]:$h[9]:" . ($h[2] & 0777) . "\0";
+  $current .= "$path\0" . signature(@h) . "\0";
 }
 finish(1) if !$unreadable_seen && $current eq $previous_text;
 
@@ -179,7 +179,7 @@ sub plan_path {
     return $last // '?';
   }
   return $last // '?' if -d _;
-  $sig = (($h[2] & 0170000) >> 12) . ":$h[7]:$h[9]:" . ($h[2] & 0777);
+  $sig = signature(@h);
   return $sig if defined $last && $last eq $sig;
   my $host_is_link = -l _;
   if (!$host_is_link && !-r _) {
