@@ -71,6 +71,9 @@ export function trustWindow(setting) {
   return { ms: Number(setting) * 1000 };
 }
 
+/** How long `entry.sh --watch-dirs` may take (ms). */
+export const LIST_DEADLINE_MS = 60_000;
+
 /** How long a sync request waits for a refresh of the watched directories in progress (ms). */
 export const REFRESH_WAIT_MS = 10_000;
 
@@ -214,16 +217,24 @@ export class HostWatch {
       });
   }
 
-  /** `entry.sh --watch-dirs`: Map of directory -> inode. */
+  /** `entry.sh --watch-dirs`: Map of directory -> inode; stopped after LIST_DEADLINE_MS (it holds the sync lock). */
   listDirectories() {
     return new Promise((resolve, reject) => {
       const child = spawn("bash", [this.options.entry, "--watch-dirs"], { stdio: ["ignore", "pipe", "pipe"] });
       const out = [];
       let err = "";
+      const timer = setTimeout(() => {
+        err += `\nstopped after ${LIST_DEADLINE_MS / 1000} s (a very large checkout, or a stuck file system?)`;
+        child.kill("SIGKILL");
+      }, LIST_DEADLINE_MS);
       child.stdout.on("data", (chunk) => out.push(chunk));
       child.stderr.on("data", (chunk) => (err += chunk.toString()));
-      child.on("error", reject);
+      child.on("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
       child.on("close", (code) => {
+        clearTimeout(timer);
         if (code !== 0) return reject(new Error(`listing the directories to watch failed (entry.sh --watch-dirs exit ${code}: ${err.trim().split("\n").slice(-3).join(" / ")})`));
         // latin1: one char per byte, so that any file name comes back to the kernel as it was.
         const fields = Buffer.concat(out).toString("latin1").split("\0");

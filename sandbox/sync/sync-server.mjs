@@ -72,7 +72,14 @@ function serve(socket, request) {
   const match = /^sync ([0-9a-f]{64}) ([1-9][0-9]{0,5})$/.exec(request);
   if (!match) return socket.end(frame(3, "refused: the request is not `sync TOKEN TIMEOUT_SECONDS`"));
   if (!tokenMatches(match[1])) return socket.end(frame(3, "refused: wrong token"));
-  queue = queue.then(() => new Promise((done) => runSync(socket, match[2], done)));
+  queue = queue.then(() => new Promise((done) => {
+    runSync(socket, match[2], done).catch((error) => {
+      // Nothing may stall the queue: the next request must still be served.
+      log(`sync request failed: ${error.message}`);
+      if (!socket.destroyed) socket.end(frame(3, `exit 127 ${error.message}`));
+      done();
+    });
+  }));
 }
 
 async function runSync(socket, timeoutSeconds, done) {
