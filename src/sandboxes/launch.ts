@@ -125,6 +125,21 @@ export function containerSpec(plan: LaunchPlan, identity: SandboxIdentity, ports
   };
 }
 
+/**
+ * Docker's error when two containers created at once fill the same new named volume from the image
+ * (e.g. `failed to mkdir /var/lib/docker/volumes/<v>/_data/…: file exists`).
+ */
+export function isVolumeCopyRace(message: string): boolean {
+  return /\/volumes\/[^/\s]+\/_data\/\S*: file exists/.test(message) && /failed to (mkdir|copy|chown|lchown|create)/i.test(message);
+}
+
+/** Removes NAME when it is a container of ours that was created and never started (nothing ran in it). */
+async function removeIfOurCreated(docker: Docker, name: string): Promise<void> {
+  const info = await docker.getContainer(name).inspect().catch(() => null);
+  if (!info || info.Config.Labels?.[LABELS.managedBy] !== MANAGED_BY_VALUE || info.State.Status !== "created") return;
+  await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
+}
+
 /** Creates and starts the container (not waiting for readiness). */
 export async function launch(docker: Docker, plan: LaunchPlan): Promise<Launched> {
   const triedNames = new Set<string>();
@@ -147,6 +162,13 @@ export async function launch(docker: Docker, plan: LaunchPlan): Promise<Launched
     try {
       container = await docker.createContainer(containerSpec(plan, identity, ports, block));
     } catch (error) {
+      if (isVolumeCopyRace(engineMessage(error))) {
+        // Sandboxes started at once with a new store volume: the engine fills it from the image for
+        // each, and all but one fail. Once one has filled it, the others find it full.
+        await removeIfOurCreated(docker, identity.container);
+        await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)));
+        continue;
+      }
       if (statusOf(error) === 409) {
         // Another container took the name since the listing: try the next one.
         triedNames.add(identity.container);
