@@ -6,7 +6,7 @@
  * host changes with `sandbox sync`; `stop`/`rm` leave a foreign container with a similar name alone;
  * and the inputs `run` refuses say what to do.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, linkSync, mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -63,7 +63,7 @@ function cli(args: string[], options: CliOptions = {}): Promise<CliResult> {
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => {
-      stderr += `\n[test] sandbox ${args.join(" ")}: still running after ${deadlineMs / 1000} s, killed\n`;
+      stderr += `\n[test] sandbox ${args.join(" ")}: still running after ${deadlineMs / 1000} s, killed; the sandboxes then:\n${sandboxesState(env)}`;
       child.kill("SIGKILL");
     }, deadlineMs);
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
@@ -80,9 +80,19 @@ function cli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   });
 }
 
+/** For a call that hung: each running sandbox's processes (with their age in seconds) and log tail. */
+function sandboxesState(env: NodeJS.ProcessEnv): string {
+  const docker = (dockerArgs: string[]) => {
+    const result = spawnSync("docker", dockerArgs, { env: { ...process.env, ...env }, encoding: "utf8", timeout: 10_000 });
+    return `${result.stdout ?? ""}${result.stderr ?? ""}${result.error ? ` (${result.error.message})` : ""}`;
+  };
+  const ids = docker(["ps", "-q", "--filter", `label=${LABELS.managedBy}`]).split("\n").filter((id) => /^[0-9a-f]{12,}$/.test(id));
+  return ids.map((id) => `--- ${id}: ps\n${docker(["exec", id, "ps", "-eo", "pid,ppid,etimes,stat,args"])}--- ${id}: log tail\n${docker(["logs", "--tail", "30", id])}`).join("");
+}
+
 async function cliOk(args: string[], options: CliOptions = {}): Promise<string> {
   const result = await cli(args, options);
-  expect(result.status, `sandbox ${args.join(" ")}:\n${result.stderr.slice(-3000)}`).toBe(0);
+  expect(result.status, `sandbox ${args.join(" ")}:\n${result.stderr.slice(-12000)}`).toBe(0);
   return result.stdout;
 }
 
