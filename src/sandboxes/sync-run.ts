@@ -56,7 +56,7 @@ export function parseSyncNotes(log: string): Pick<SyncResult, "savedFiles" | "sa
 }
 
 /** Runs the sync; throws a SandboxError with the log's tail when it fails or passes the deadline. */
-export async function runSync(engine: Pick<LiteEngine, "exec" | "syncServer">, sandbox: SandboxRef, options: { timeoutMs: number; onStderr?: (chunk: string) => void }): Promise<SyncResult> {
+export async function runSync(engine: Pick<LiteEngine, "exec" | "syncServer">, sandbox: SandboxRef, options: { timeoutMs: number; graceMs?: number; onStderr?: (chunk: string) => void }): Promise<SyncResult> {
   const started = Date.now();
   const timeoutSeconds = Math.ceil(options.timeoutMs / 1000);
   const dropped = new AbortController();
@@ -64,13 +64,15 @@ export async function runSync(engine: Pick<LiteEngine, "exec" | "syncServer">, s
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       dropped.abort();
-      reject(new SandboxError(`the sync in ${sandbox.container} did not finish within ${timeoutSeconds} s (--timeout) plus ${GRACE_MS / 1000} s: see \`sandbox logs -s ${sandbox.container}\` and /run/iterate-sandbox/install.log in it`));
-    }, options.timeoutMs + GRACE_MS);
+      reject(new SandboxError(`the sync in ${sandbox.container} did not finish within ${timeoutSeconds} s (--timeout) plus ${(options.graceMs ?? GRACE_MS) / 1000} s: see \`sandbox logs -s ${sandbox.container}\` and /run/iterate-sandbox/install.log in it`));
+    }, options.timeoutMs + (options.graceMs ?? GRACE_MS));
   });
   const sync = async (): Promise<{ result: Captured; transport: SyncTransport }> => {
     const server = engine.syncServer ? await engine.syncServer(sandbox.id) : null;
     const served = server ? await syncThroughServer(server, timeoutSeconds, { signal: dropped.signal, ...(options.onStderr && { onStderr: options.onStderr }) }) : null;
     if (served) return { result: served, transport: "sync server" };
+    // Past the deadline (which dropped the connection): no second sync by exec, the caller has failed.
+    if (dropped.signal.aborted) throw new SandboxError(`the sync in ${sandbox.container} passed its deadline`);
     const result = await engine.exec(sandbox.id, ["sandbox-sync"], { env: syncEnv(options.timeoutMs), ...(options.onStderr && { onStderr: options.onStderr }) });
     return { result, transport: "exec" };
   };
