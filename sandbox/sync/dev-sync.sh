@@ -65,6 +65,14 @@ host_git() {
   GIT_DIR="$staging" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null git -c safe.directory='*' -c core.fsmonitor=false "$@"
 }
 
+# host_git on the host's working tree, from the checkout, with the host's global excludes file (none
+# when the host has none): which host files exist and which are ignored, as git on the host says.
+host_worktree_git() {
+  local excludes_file="$HOST_EXCLUDES_FILE"
+  [[ -f "$excludes_file" ]] || excludes_file=/dev/null
+  GIT_WORK_TREE="$HOST_CHECKOUT" host_git -C "$HOST_CHECKOUT" -c core.excludesFile="$excludes_file" "$@"
+}
+
 # One line per file of the host's git metadata that staging copies (and a few it skips, which only
 # costs a needless staging): path, type, mode, size, mtime in nanoseconds, link target; for a
 # directory path, type and mode (its entries are listed, so its mtime adds nothing). The same
@@ -101,23 +109,23 @@ stage_host_git() {
 
 sync_worktree() {
   local owned="$state/host-owned" next="$state/host-owned.next" copy="$state/copy-list" listed="$state/worktree-listed"
-  local changes="$RUN_DIR/sync-changes.txt" save_dir="$state/saved/$sync_stamp" excludes=() rc=0
-  # The sync server's inotify watch of the host checkout (sync/host-watch.mjs) saw no change since
-  # before the last complete listing (entry.sh --host-unchanged, said by the server only), and the
-  # host's git metadata (index, info/exclude), which decides what git lists, is unchanged too: the
-  # last listing is the host's files still. `listed` says it was complete (every file readable).
-  if [[ "${host_unchanged:-no}" == yes && "$fingerprint_same" == yes && -f "$owned" && -f "$listed" ]]; then
+  local changes="$RUN_DIR/sync-changes.txt" save_dir="$state/saved/$sync_stamp" rc=0
+  # The last listing still holds, but for what the sync server's inotify watch saw (entry.sh
+  # --host-unchanged or --host-edited, said by the server only): the host's git metadata (index,
+  # info/exclude), which decides what git lists, is unchanged too, and that listing was complete
+  # (`listed`: every file readable, none with a second link).
+  local last_listing_holds=no
+  if [[ "$fingerprint_same" == yes && -f "$owned" && -f "$listed" ]]; then last_listing_holds=yes; fi
+  if [[ "${host_unchanged:-no}" == yes && "$last_listing_holds" == yes ]]; then
     worktree_touched=0
     sync_summary="synced $HOST_CHECKOUT -> $repo: 0 new, 0 changed, 0 deleted file(s) (the host checkout did not change since the last sync: the sync server's inotify watch saw nothing)"
     log "$sync_summary"
     return 0
   fi
-  excludes=(-c core.excludesFile="$HOST_EXCLUDES_FILE")
-  [[ -f "$HOST_EXCLUDES_FILE" ]] || excludes=(-c core.excludesFile=/dev/null)
   # First sync: the files of the image's commit are the baseline the host owns.
   [[ -f "$owned" ]] || git -C "$repo" ls-files -z | perl -0 -ne 'chomp; print "$_\0?\0"' >"$owned"
   local counts listing="git's list of the host's files"
-  if [[ -n "${host_edited:-}" && "$fingerprint_same" == yes && -f "$owned" && -f "$listed" ]]; then
+  if [[ -n "${host_edited:-}" && "$last_listing_holds" == yes ]]; then
     # The watch saw only these files written (entry.sh --host-edited): the last listing's paths, and
     # only these looked at again.
     counts="$(perl "$SYNC_DIR/worktree-plan.pl" --edited "$host_edited" "$HOST_CHECKOUT" "$repo" "$owned" "$next" "$copy" "$save_dir" "$changes")" \
@@ -125,7 +133,7 @@ sync_worktree() {
     listing="the last sync's list of the host's files, with the files the sync server's inotify watch saw written since"
   else
     # git lists while the planner compares (two processes, two cores).
-    counts="$( (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" ls-files -z --cached --others --exclude-standard) \
+    counts="$(host_worktree_git ls-files -z --cached --others --exclude-standard \
       | perl "$SYNC_DIR/worktree-plan.pl" "$HOST_CHECKOUT" "$repo" - "$owned" "$next" "$copy" "$save_dir" "$changes")" \
       || die "listing the host checkout with git, or planning the sync, failed (above): is $HOST_GITDIR the git dir of $HOST_CHECKOUT?"
   fi
@@ -254,18 +262,16 @@ refresh_copied() {
 # (but which is not ignored itself) is one: a new file there would be listed. Fails when one cannot
 # be read.
 list_watch_dirs() {
-  local excludes=() candidates ignored tracked rc=0
+  local candidates ignored tracked rc=0
   [[ -d "$HOST_CHECKOUT" ]] || die "no host checkout at $HOST_CHECKOUT"
   locate_host_git
   [[ -f "$staging/HEAD" ]] || die "the host's git metadata is not staged at $staging yet: run a sync first"
-  excludes=(-c core.excludesFile="$HOST_EXCLUDES_FILE")
-  [[ -f "$HOST_EXCLUDES_FILE" ]] || excludes=(-c core.excludesFile=/dev/null)
   candidates="$state/watch-candidates" ignored="$state/watch-ignored" tracked="$state/watch-tracked"
   # git names a directory whose files are all ignored as if it was ignored: ask again for each whether
   # a pattern ignores the directory itself.
-  (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" ls-files -z --others --ignored --exclude-standard --directory) >"$candidates" \
+  host_worktree_git ls-files -z --others --ignored --exclude-standard --directory >"$candidates" \
     || die "listing the ignored directories of $HOST_CHECKOUT with git failed (above)"
-  (cd "$HOST_CHECKOUT" && GIT_WORK_TREE="$HOST_CHECKOUT" host_git "${excludes[@]}" check-ignore -z --stdin) <"$candidates" >"$ignored" || rc=$?
+  host_worktree_git check-ignore -z --stdin <"$candidates" >"$ignored" || rc=$?
   ((rc <= 1)) || die "git check-ignore of the candidate directories failed (exit $rc, above)"
   host_git ls-files -z >"$tracked" || die "listing the host's tracked files with git failed (above)"
   perl "$SYNC_DIR/watch-dirs.pl" "$HOST_CHECKOUT" "$ignored" "$tracked"
