@@ -104,7 +104,7 @@ if (defined $edited_list) {
     my @h = lstat "$host/$path";
     $count{linked}++ if @h && $h[3] > 1 && -f _;
     next if @h && !-d _ && $last eq signature(@h);
-    my $record = plan_path($path, $last, undef);
+    my $record = plan_path($path, $last);
     if ($record ne $last) { $records[$i + 1] = $record; $moved = 1; }
   }
   finish(1) if !$moved && !@unreadable;
@@ -170,7 +170,7 @@ if (!$aligned) {
 # One path the host lists whose signature is not its last one (or unknown): looks at it on the host
 # and in the sandbox, copies, saves or notes it; returns the signature NEXT records for it.
 sub plan_path {
-  my ($path, $last, $sig) = @_;
+  my ($path, $last) = @_;
   $has{$path} = 1;
   my @h = lstat "$host/$path";
   if (!@h) {
@@ -179,7 +179,7 @@ sub plan_path {
     return $last // '?';
   }
   return $last // '?' if -d _;
-  $sig = signature(@h);
+  my $sig = signature(@h);
   return $sig if defined $last && $last eq $sig;
   my $host_is_link = -l _;
   if (!$host_is_link && !-r _) {
@@ -211,7 +211,7 @@ if ($aligned) {
   for my $i (0 .. $#paths) {
     my ($sig, $last) = ($sigs[$i], $prev[2 * $i + 1]);
     next if defined $sig && $last eq $sig;        # unchanged on the host since the last sync
-    my $record = plan_path($paths[$i], $last, $sig);
+    my $record = plan_path($paths[$i], $last);
     $recorded{$i} = $record unless defined $sig && $record eq $sig;
   }
   if (!%recorded) { print $next_out $current; }
@@ -225,7 +225,7 @@ if ($aligned) {
       print $next_out "$path\0$sig\0";
       next;
     }
-    print $next_out "$path\0", plan_path($path, $last, $sig), "\0";
+    print $next_out "$path\0", plan_path($path, $last), "\0";
   }
 }
 
