@@ -3,10 +3,9 @@
 // checkout changed since before the last complete sync.
 //
 // What is watched: every directory git looks into for files (`entry.sh --watch-dirs`: not ignored,
-// not .git; inside an ignored one, the way to a tracked file), the host's
-// core.excludesFile, the git dirs' index and info/ (what decides what git lists; the sync itself
-// compares the rest of the git metadata, and lists the host's files when any of it changed). Any event there
-// (a file written, created, deleted, renamed, chmod'ed, touched) makes the next sync a full one.
+// not .git; inside an ignored one, the way to a tracked file), the host's core.excludesFile, the git
+// dirs' index, config and info/ (what decides what git lists; the sync itself compares the rest of
+// the git metadata, and lists the host's files when any of it changed).
 //
 // Two kinds of event: a file written in place (content, mode, times: "change") adds the file to
 // those the next sync looks at, alone (`entry.sh --host-edited`: git's last list, and an lstat of

@@ -11,7 +11,8 @@
 // then stream 3 `exit CODE`, or only stream 3 `refused: WHY` for a bad request. Each sync is
 // `bash ENTRY_SH --sync-only`: the same code, lock and output as `docker exec … sandbox-sync`; with
 // `--host-unchanged` when the host watch (host-watch.mjs) saw no change of the host checkout since
-// before the last complete sync, `--host-edited FILE` when it saw only FILE's files written. Syncs run one at a time, in the order they were asked for.
+// before the last complete sync, `--host-edited FILE` when it saw only FILE's files written. Syncs
+// run one at a time, in the order they were asked for.
 import { spawn } from "node:child_process";
 import { timingSafeEqual } from "node:crypto";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
