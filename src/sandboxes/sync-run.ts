@@ -59,13 +59,14 @@ export function parseSyncNotes(log: string): Pick<SyncResult, "savedFiles" | "sa
 export async function runSync(engine: Pick<LiteEngine, "exec" | "syncServer">, sandbox: SandboxRef, options: { timeoutMs: number; graceMs?: number; onStderr?: (chunk: string) => void }): Promise<SyncResult> {
   const started = Date.now();
   const timeoutSeconds = Math.ceil(options.timeoutMs / 1000);
+  const graceMs = options.graceMs ?? GRACE_MS;
   const dropped = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       dropped.abort();
-      reject(new SandboxError(`the sync in ${sandbox.container} did not finish within ${timeoutSeconds} s (--timeout) plus ${(options.graceMs ?? GRACE_MS) / 1000} s: see \`sandbox logs -s ${sandbox.container}\` and /run/iterate-sandbox/install.log in it`));
-    }, options.timeoutMs + (options.graceMs ?? GRACE_MS));
+      reject(new SandboxError(`the sync in ${sandbox.container} did not finish within ${timeoutSeconds} s (--timeout) plus ${graceMs / 1000} s: see \`sandbox logs -s ${sandbox.container}\` and /run/iterate-sandbox/install.log in it`));
+    }, options.timeoutMs + graceMs);
   });
   const sync = async (): Promise<{ result: Captured; transport: SyncTransport }> => {
     const server = engine.syncServer ? await engine.syncServer(sandbox.id) : null;
