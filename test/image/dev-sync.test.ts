@@ -458,6 +458,10 @@ describe.skipIf(!ready)("dev sync", () => {
     expected.push("/packages/app/dist", "/packages/app/dist/kept", "/packages/app/dist/kept/deep");
     expect(dirs).toEqual(expected.sort());
     expect(dirs).toEqual(expect.arrayContaining(["/", "/only-logs", "/only-logs/deeper", "/empty", "/vendor/nested/src", "/packages/core"]));
+    // The sync server's other word, --host-edited FILE: a file that is not there stops the sync before anything is synced.
+    const edited = await docker(["exec", container, "/opt/iterate-sandbox/entry.sh", "--sync-only", "--host-edited", "/nonexistent/list"]);
+    expect(edited.code).toBe(1);
+    expect(edited.stderr).toContain("[entry] stopped: --host-edited '/nonexistent/list' must name a readable file of NUL-separated paths");
   }, 300_000);
 
   it("sandbox-sync --serve: a sync per line on stdin, each with its log, marker and exit code, until stdin ends", async () => {
